@@ -1,0 +1,42 @@
+// The daemon's configuration file (configs/gateway.yaml documents every key).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "control/result.h"
+
+namespace dg {
+
+struct GatewayConfig {
+  std::vector<std::string> eal_args;  // passed to rte_eal_init after argv[0]
+  std::string kernel_port = "net_af_xdp0";  // DPDK device name of the kernel-facing leg
+  std::string uplink_port = "net_af_xdp1";  // DPDK device name of the uplink leg
+
+  uint64_t shaper_rate_bps = 0;     // 0: unshaped
+  uint32_t shaper_burst_bytes = 0;  // 0: derived from the rate (see docs/configuration.md)
+  uint32_t framing_overhead_bytes = 24;  // preamble+SFD 8, FCS 4, inter-frame gap 12
+
+  uint32_t queue_depth = 1024;  // packets per class queue; rounded up to a power of two
+
+  std::string priorities_path;  // empty: DefaultPriorityPolicy()
+  std::string pods_path;        // empty: empty pod table
+
+  std::vector<uint16_t> vxlan_ports = {4789, 8472};
+  std::vector<uint16_t> geneve_ports = {6081};
+
+  std::string rest_listen = "127.0.0.1:9470";
+
+  uint32_t burst_size = 32;    // packets per rx/tx burst, 1..256
+  uint32_t mbufs = 16383;      // mempool size (per gateway)
+
+  std::string source;  // the file this came from, for messages
+};
+
+// Unknown keys are errors. Relative policy paths resolve against the config file's
+// directory first, then against the working directory.
+Result<GatewayConfig> ParseGatewayConfig(std::string_view text, const std::string& source);
+Result<GatewayConfig> LoadGatewayConfigFile(const std::string& path);
+
+}  // namespace dg

@@ -1,0 +1,45 @@
+// The namespace priority policy, as carried by the priorities ConfigMap.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "control/result.h"
+#include "dscp_gateway_abi.h"
+
+namespace dg {
+
+struct TrafficClass {
+  std::string name;
+  uint8_t dscp = 0;
+  uint64_t max_rate_bps = 0;  // 0: no ceiling
+};
+
+struct PriorityPolicy {
+  std::vector<TrafficClass> classes;  // highest priority first, 1..DG_MAX_CLASSES
+  uint32_t default_class = 0;         // index into classes
+  std::vector<std::pair<std::string, uint32_t>> exact_namespaces;   // name -> class index
+  std::vector<std::pair<std::string, uint32_t>> prefix_namespaces;  // "batch-" -> class index
+  std::string content_hash;  // hex FNV-1a-64 of priorities.yaml text, to tell versions apart
+
+  // Exact name beats prefix; among prefixes the longest wins; else default_class.
+  uint32_t ClassForNamespace(std::string_view namespace_name) const;
+};
+
+// `text` is either a whole ConfigMap (kind: ConfigMap, data.priorities.yaml holds the
+// policy) or the bare priorities document. `source` names the file for error messages.
+Result<PriorityPolicy> ParsePriorities(std::string_view text, const std::string& source);
+Result<PriorityPolicy> LoadPrioritiesFile(const std::string& path);
+
+// Policy used when none is configured: critical/high/standard/scavenger, nothing mapped.
+PriorityPolicy DefaultPriorityPolicy();
+
+// "500Mbit", "1.5Gbit", "10kbit", "200000000" (bit/s). 0 is allowed (means "unset").
+Result<uint64_t> ParseRateBps(std::string_view text, const std::string& source,
+                              const std::string& key);
+
+}  // namespace dg

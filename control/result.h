@@ -1,0 +1,29 @@
+// Value-or-error for the control plane: parsing and loading never throw past this API.
+#pragma once
+
+#include <boost/system/result.hpp>
+#include <string>
+
+namespace dg {
+
+// A rejected input, located precisely enough for an operator to fix it:
+// "configs/priorities.yaml: classes[2].dscp: 64 is outside 0-63".
+struct ConfigError {
+  std::string file;    // path, or a label such as "ConfigMap kube-system/dscp-priorities"
+  std::string key;     // key path inside the document, e.g. "data.priorities.yaml/classes[2].dscp"
+  std::string reason;  // human-readable, says what was expected
+
+  std::string Message() const {
+    std::string message = file;
+    if (!key.empty()) message += ": " + key;
+    return message + ": " + reason;
+  }
+};
+
+[[noreturn]] void throw_exception_from_error(const ConfigError& error,
+                                             const boost::source_location& location);
+
+template <class T>
+using Result = boost::system::result<T, ConfigError>;
+
+}  // namespace dg
