@@ -1,0 +1,129 @@
+// `dscp-gateway run`: the live forwarder. The worker lcore runs the datapath; the main
+// lcore is the control thread (signals now; REST, reloads and sync as they land).
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "gateway/datapath.h"
+#include "gateway/gateway_app.h"
+#include "gateway/port.h"
+#include "gateway/stats_report.h"
+#include "gateway/worker.h"
+
+namespace dg {
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+void RequestStop(int) { stop_requested.store(true); }
+
+struct WorkerLaunch {
+  Worker* worker;
+  rte_rcu_qsbr* qsbr;
+  const std::atomic<bool>* stop;
+  uint64_t drain_cycles;
+};
+
+int WorkerEntry(void* argument) {
+  auto* launch = static_cast<WorkerLaunch*>(argument);
+  launch->worker->RunUntilStopped(*launch->stop, launch->qsbr, rte_lcore_id(), launch->drain_cycles);
+  return 0;
+}
+
+void PrintPortLine(const char* role, uint16_t port_id) {
+  const PortStatistics stats = ReadPortStatistics(port_id);
+  std::printf("port %s rx_packets=%lu rx_bytes=%lu tx_packets=%lu tx_bytes=%lu rx_missed=%lu "
+              "rx_errors=%lu tx_errors=%lu rx_nombuf=%lu\n",
+              role, stats.rx_packets, stats.rx_bytes, stats.tx_packets, stats.tx_bytes, stats.rx_missed,
+              stats.rx_errors, stats.tx_errors, stats.rx_nombuf);
+}
+
+}  // namespace
+
+int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
+  auto eal = InitEal(config.eal_args);
+  if (!eal) {
+    std::fprintf(stderr, "dscp-gateway: %s\n", eal.error().Message().c_str());
+    return 1;
+  }
+  const unsigned worker_lcore = rte_get_next_lcore(static_cast<unsigned>(-1), 1, 0);
+  if (worker_lcore >= RTE_MAX_LCORE) {
+    std::fprintf(stderr, "dscp-gateway: eal: needs a worker lcore besides the main one (e.g. -l 0-1)\n");
+    rte_eal_cleanup();
+    return 1;
+  }
+  int exit_code = 0;
+  {
+    auto datapath = BuildDatapath(inputs, config.vxlan_ports, config.geneve_ports, kDefaultPodTableCapacity);
+    if (!datapath) {
+      std::fprintf(stderr, "dscp-gateway: %s\n", datapath.error().Message().c_str());
+      rte_eal_cleanup();
+      return 1;
+    }
+    rte_mempool* pool = rte_pktmbuf_pool_create("dg_mbufs", config.mbufs, 256, 0,
+                                                RTE_MBUF_DEFAULT_BUF_SIZE,
+                                                static_cast<int>(rte_lcore_to_socket_id(worker_lcore)));
+    if (pool == nullptr) {
+      std::fprintf(stderr, "dscp-gateway: cannot create a mempool of %u mbufs (hugepages?)\n", config.mbufs);
+      rte_eal_cleanup();
+      return 1;
+    }
+    auto kernel_port = StartPort(config.kernel_port, "kernel", pool, 1024);
+    auto uplink_port = kernel_port ? StartPort(config.uplink_port, "uplink", pool, 1024) : kernel_port;
+    if (!kernel_port || !uplink_port) {
+      const ConfigError& error = !kernel_port ? kernel_port.error() : uplink_port.error();
+      std::fprintf(stderr, "dscp-gateway: %s: %s\n", config.source.c_str(), error.Message().c_str());
+      if (kernel_port) StopPort(*kernel_port);
+      rte_eal_cleanup();
+      return 1;
+    }
+
+    SchedulerConfig scheduler_config;
+    scheduler_config.queue_depth = config.queue_depth;
+    scheduler_config.port_rate_bps = config.shaper_rate_bps;
+    scheduler_config.port_burst_bytes = config.shaper_burst_bytes;
+    scheduler_config.framing_overhead_bytes = config.framing_overhead_bytes;
+    scheduler_config.tsc_hz = rte_get_tsc_hz();
+    StrictPriorityScheduler scheduler(scheduler_config, (*datapath)->counters.get(), rte_rdtsc());
+    WorkerOptions worker_options;
+    worker_options.kernel_port = *kernel_port;
+    worker_options.uplink_port = *uplink_port;
+    worker_options.burst_size = static_cast<uint16_t>(config.burst_size);
+    Worker worker(worker_options, (*datapath)->pipeline.get(), &scheduler);
+
+    std::signal(SIGINT, RequestStop);
+    std::signal(SIGTERM, RequestStop);
+    WorkerLaunch launch{&worker, (*datapath)->qsbr, &stop_requested, rte_get_tsc_hz()};
+    rte_eal_remote_launch(WorkerEntry, &launch, worker_lcore);
+    std::printf("dscp-gateway: forwarding %s -> %s on lcore %u; shaper %s; %zu classes, %zu pod addresses\n",
+                config.kernel_port.c_str(), config.uplink_port.c_str(), worker_lcore,
+                config.shaper_rate_bps == 0 ? "off" : (std::to_string(config.shaper_rate_bps) + " bit/s").c_str(),
+                inputs.policy.classes.size(), inputs.pods.size());
+    std::fflush(stdout);
+
+    while (!stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::printf("dscp-gateway: stopping: draining queues\n");
+    rte_eal_wait_lcore(worker_lcore);
+
+    const WorkerCounters* workers[] = {(*datapath)->counters.get()};
+    std::printf("dscp-gateway: final counters\n");
+    PrintPortLine("kernel", *kernel_port);
+    PrintPortLine("uplink", *uplink_port);
+    PrintCountersText(stdout, SumCounters(workers, 1), *(*datapath)->publisher);
+    std::fflush(stdout);
+    StopPort(*kernel_port);
+    StopPort(*uplink_port);
+  }
+  rte_eal_cleanup();
+  return exit_code;
+}
+
+}  // namespace dg

@@ -1,0 +1,110 @@
+#include "gateway/pod_table.h"
+
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_lcore.h>
+#include <rte_rcu_qsbr.h>
+
+#include <cstring>
+#include <string_view>
+
+#include "gateway/policy_snapshot.h"
+
+namespace dg {
+
+Result<std::unique_ptr<PodTable>> PodTable::Create(const std::string& name, uint32_t capacity,
+                                                   rte_rcu_qsbr* qsbr) {
+  rte_hash_parameters parameters{};
+  parameters.name = name.c_str();
+  parameters.entries = capacity;
+  parameters.key_len = sizeof(dg_pod_key);
+  parameters.hash_func = rte_jhash;
+  parameters.hash_func_init_val = 0;
+  parameters.socket_id = static_cast<int>(rte_socket_id());
+  parameters.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;
+  rte_hash* hash = rte_hash_create(&parameters);
+  if (hash == nullptr) {
+    return ConfigError{"pod table", name, std::string("rte_hash_create: ") + rte_strerror(rte_errno)};
+  }
+  rte_hash_rcu_config rcu_config{};
+  rcu_config.v = qsbr;
+  rcu_config.mode = RTE_HASH_QSBR_MODE_DQ;
+  if (int rc = rte_hash_rcu_qsbr_add(hash, &rcu_config); rc != 0) {
+    rte_hash_free(hash);
+    return ConfigError{"pod table", name, std::string("rte_hash_rcu_qsbr_add: ") + rte_strerror(rte_errno)};
+  }
+  return std::unique_ptr<PodTable>(new PodTable(hash, capacity));
+}
+
+PodTable::~PodTable() { rte_hash_free(hash_); }
+
+void PodTable::LookupBurst(const dg_pod_key* const* keys, uint32_t count,
+                           uint32_t* namespace_ids) const {
+  void* data[kPodLookupBurstMax];
+  uint64_t hit_mask = 0;
+  rte_hash_lookup_bulk_data(hash_, reinterpret_cast<const void**>(const_cast<const dg_pod_key**>(keys)),
+                            count, &hit_mask, data);
+  for (uint32_t i = 0; i < count; ++i) {
+    namespace_ids[i] = (hit_mask >> i) & 1 ? static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data[i]))
+                                           : DG_NAMESPACE_NONE;
+  }
+}
+
+bool PodTable::Upsert(const dg_pod_key& key, uint32_t namespace_id) {
+  // The namespace id travels in the data pointer itself: no per-entry allocation to
+  // reclaim, and an update is a single atomic store readers see whole.
+  return rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(static_cast<uintptr_t>(namespace_id))) == 0;
+}
+
+bool PodTable::Remove(const dg_pod_key& key) { return rte_hash_del_key(hash_, &key) >= 0; }
+
+uint32_t PodTable::Size() const { return static_cast<uint32_t>(rte_hash_count(hash_)); }
+
+size_t PodTableKeyHash::operator()(const dg_pod_key& key) const {
+  return std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(key.addr), sizeof(key.addr)));
+}
+
+bool PodTableKeyEqual::operator()(const dg_pod_key& a, const dg_pod_key& b) const {
+  return std::memcmp(a.addr, b.addr, sizeof(a.addr)) == 0;
+}
+
+PodSyncResult PodDirectory::ReplaceAll(const std::vector<PodTableEntry>& desired) {
+  PodSyncResult result;
+  std::vector<std::string_view> namespace_names;
+  namespace_names.reserve(desired.size());
+  for (const PodTableEntry& entry : desired) namespace_names.push_back(entry.namespace_name);
+  // Interning first publishes a snapshot that knows every new namespace's class before
+  // any packet can be looked up to it.
+  const std::vector<uint32_t> namespace_ids = publisher_->InternNamespaces(namespace_names);
+
+  std::unordered_map<dg_pod_key, PodDirectoryEntry, PodTableKeyHash, PodTableKeyEqual> next;
+  next.reserve(desired.size());
+  for (size_t i = 0; i < desired.size(); ++i) {
+    const PodTableEntry& entry = desired[i];
+    PodDirectoryEntry directory_entry{entry.address.text, entry.namespace_name, entry.pod_name,
+                                      namespace_ids[i]};
+    auto current = entries_.find(entry.address.key);
+    const bool unchanged =
+        current != entries_.end() && current->second.namespace_id == namespace_ids[i];
+    if (!unchanged) {
+      if (!table_->Upsert(entry.address.key, namespace_ids[i])) {
+        ++result.failed;
+        continue;
+      }
+      ++(current == entries_.end() ? result.added : result.updated);
+    }
+    next.emplace(entry.address.key, std::move(directory_entry));
+  }
+  for (const auto& [key, entry] : entries_) {
+    if (next.find(key) == next.end()) {
+      table_->Remove(key);
+      ++result.removed;
+    }
+  }
+  entries_ = std::move(next);
+  return result;
+}
+
+}  // namespace dg

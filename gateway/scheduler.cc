@@ -1,0 +1,130 @@
+#include "gateway/scheduler.h"
+
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <bit>
+
+#include "gateway/policy_snapshot.h"
+
+namespace dg {
+
+uint64_t DerivedBurstBytes(uint64_t rate_bps) {
+  constexpr uint64_t kTwoJumboFrames = 2 * (9216 + 24);
+  return std::max<uint64_t>(rate_bps / 8 / 1000, kTwoJumboFrames);
+}
+
+StrictPriorityScheduler::StrictPriorityScheduler(const SchedulerConfig& config, WorkerCounters* counters,
+                                                 uint64_t now_tsc)
+    : config_(config),
+      counters_(counters),
+      capacity_(std::bit_ceil(std::max<uint32_t>(config.queue_depth, 1))),
+      mask_(capacity_ - 1) {
+  for (ClassQueue& queue : queues_) queue.slots = std::make_unique<QueuedPacket[]>(capacity_);
+  const uint64_t burst = config.port_burst_bytes != 0 ? config.port_burst_bytes
+                                                      : DerivedBurstBytes(config.port_rate_bps);
+  port_shaper_.Configure(config.port_rate_bps, burst, config.tsc_hz, now_tsc);
+}
+
+StrictPriorityScheduler::~StrictPriorityScheduler() { DiscardAll(); }
+
+uint32_t StrictPriorityScheduler::DiscardAll() {
+  uint32_t discarded = 0;
+  for (uint32_t class_id = 0; class_id < DG_MAX_CLASSES; ++class_id) {
+    ClassQueue& queue = queues_[class_id];
+    for (; queue.head != queue.tail; ++queue.head, ++discarded) {
+      rte_pktmbuf_free(queue.slots[queue.head & mask_].mbuf);
+    }
+    counters_->classes[class_id].depth.Set(0);
+  }
+  return discarded;
+}
+
+uint32_t StrictPriorityScheduler::TotalDepth() const {
+  uint32_t total = 0;
+  for (uint32_t c = 0; c < DG_MAX_CLASSES; ++c) total += Depth(c);
+  return total;
+}
+
+void StrictPriorityScheduler::ApplyPolicy(const PolicySnapshot& snapshot, uint64_t now_tsc) {
+  if (snapshot.generation == applied_generation_) return;
+  applied_generation_ = snapshot.generation;
+  for (uint32_t c = 0; c < DG_MAX_CLASSES; ++c) {
+    const uint64_t ceiling = snapshot.class_ceiling_bps[c];
+    if (ceiling == class_ceilings_[c].rate_bits_per_second()) continue;
+    class_ceilings_[c].Configure(ceiling, DerivedBurstBytes(ceiling), config_.tsc_hz, now_tsc);
+  }
+}
+
+uint16_t StrictPriorityScheduler::EnqueueBurst(rte_mbuf* const* packets, const uint8_t* class_ids,
+                                               const uint32_t* namespace_ids, uint16_t count,
+                                               uint64_t now_tsc) {
+  rte_mbuf* dropped[256];
+  uint16_t dropped_count = 0;
+  uint16_t queued = 0;
+  for (uint16_t i = 0; i < count; ++i) {
+    const uint32_t class_id = class_ids[i] < DG_MAX_CLASSES ? class_ids[i] : DG_MAX_CLASSES - 1;
+    const uint32_t namespace_id = namespace_ids[i] % DG_MAX_NAMESPACES;
+    ClassQueue& queue = queues_[class_id];
+    ClassCounters& class_counters = counters_->classes[class_id];
+    const uint32_t frame_length = rte_pktmbuf_pkt_len(packets[i]);
+    counters_->namespace_packets[namespace_id].Increment();
+    counters_->namespace_bytes[namespace_id].Add(frame_length);
+    if (queue.tail - queue.head == capacity_) {
+      class_counters.drops.Increment();
+      counters_->namespace_drops[namespace_id].Increment();
+      dropped[dropped_count++] = packets[i];
+      if (dropped_count == 256) {
+        rte_pktmbuf_free_bulk(dropped, dropped_count);
+        dropped_count = 0;
+      }
+      continue;
+    }
+    queue.slots[queue.tail & mask_] = QueuedPacket{
+        packets[i], namespace_id, WireBytes(frame_length, config_.framing_overhead_bytes), now_tsc};
+    ++queue.tail;
+    ++queued;
+    const uint32_t depth = queue.tail - queue.head;
+    class_counters.depth.Set(depth);
+    if (depth > class_counters.peak_depth.Load()) class_counters.peak_depth.Set(depth);
+  }
+  if (dropped_count != 0) rte_pktmbuf_free_bulk(dropped, dropped_count);
+  return queued;
+}
+
+uint16_t StrictPriorityScheduler::DequeueBurst(rte_mbuf** packets, uint16_t max_count, uint64_t now_tsc) {
+  port_shaper_.Refill(now_tsc);
+  uint16_t count = 0;
+  bool port_exhausted = false;
+  for (uint32_t class_id = 0; class_id < DG_MAX_CLASSES && count < max_count && !port_exhausted;
+       ++class_id) {
+    ClassQueue& queue = queues_[class_id];
+    if (queue.head == queue.tail) continue;
+    TokenBucket& ceiling = class_ceilings_[class_id];
+    ceiling.Refill(now_tsc);
+    const uint16_t first = count;
+    uint64_t sent_bytes = 0;
+    while (queue.head != queue.tail && count < max_count) {
+      const QueuedPacket& head = queue.slots[queue.head & mask_];
+      // The port is the shared bottleneck: when it is out of tokens nobody may send, or
+      // a lower class would overtake a higher one.
+      if (!port_shaper_.CanSend(head.wire_bytes)) {
+        port_exhausted = true;
+        break;
+      }
+      if (!ceiling.CanSend(head.wire_bytes)) break;  // at its ceiling: the next class may go
+      port_shaper_.Consume(head.wire_bytes);
+      ceiling.Consume(head.wire_bytes);
+      sent_bytes += rte_pktmbuf_pkt_len(head.mbuf);
+      packets[count++] = head.mbuf;
+      ++queue.head;
+    }
+    ClassCounters& class_counters = counters_->classes[class_id];
+    class_counters.packets.Add(count - first);
+    class_counters.bytes.Add(sent_bytes);
+    class_counters.depth.Set(queue.tail - queue.head);
+  }
+  return count;
+}
+
+}  // namespace dg

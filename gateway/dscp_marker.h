@@ -1,0 +1,51 @@
+// DSCP rewrite of an IP header in place. ECN (the low two bits of TOS / traffic class)
+// is never touched: it belongs to the endpoints' congestion control.
+#pragma once
+
+#include <cstdint>
+
+namespace dg {
+
+// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), in one's complement arithmetic, for the
+// 16-bit word m (version/IHL and TOS) that changes to m'. Incremental, so a header that
+// arrived with a bad checksum leaves with an equally bad one: corruption stays visible.
+inline uint16_t UpdateChecksumForWordChange(uint16_t checksum, uint16_t old_word,
+                                            uint16_t new_word) {
+  uint32_t sum = static_cast<uint16_t>(~checksum) + static_cast<uint32_t>(static_cast<uint16_t>(~old_word)) +
+                 new_word;
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+// Returns true if the header changed.
+inline bool SetIpv4Dscp(uint8_t* ipv4_header, uint8_t dscp) {
+  const uint8_t old_tos = ipv4_header[1];
+  const uint8_t new_tos = static_cast<uint8_t>((dscp << 2) | (old_tos & 0x03));
+  if (new_tos == old_tos) return false;
+  const uint16_t old_word = static_cast<uint16_t>((ipv4_header[0] << 8) | old_tos);
+  const uint16_t new_word = static_cast<uint16_t>((ipv4_header[0] << 8) | new_tos);
+  const uint16_t checksum = static_cast<uint16_t>((ipv4_header[10] << 8) | ipv4_header[11]);
+  const uint16_t updated = UpdateChecksumForWordChange(checksum, old_word, new_word);
+  ipv4_header[1] = new_tos;
+  ipv4_header[10] = static_cast<uint8_t>(updated >> 8);
+  ipv4_header[11] = static_cast<uint8_t>(updated);
+  return true;
+}
+
+// Traffic class straddles bytes 0 and 1 (version:4, class:8, flow label:20); IPv6 has
+// no header checksum, and the flow label stays as the sender chose it.
+inline bool SetIpv6Dscp(uint8_t* ipv6_header, uint8_t dscp) {
+  const uint8_t old_class = static_cast<uint8_t>(((ipv6_header[0] & 0x0f) << 4) | (ipv6_header[1] >> 4));
+  const uint8_t new_class = static_cast<uint8_t>((dscp << 2) | (old_class & 0x03));
+  if (new_class == old_class) return false;
+  ipv6_header[0] = static_cast<uint8_t>((ipv6_header[0] & 0xf0) | (new_class >> 4));
+  ipv6_header[1] = static_cast<uint8_t>((ipv6_header[1] & 0x0f) | ((new_class & 0x0f) << 4));
+  return true;
+}
+
+inline bool SetIpDscp(uint8_t* ip_header, uint8_t ip_version, uint8_t dscp) {
+  return ip_version == 4 ? SetIpv4Dscp(ip_header, dscp) : SetIpv6Dscp(ip_header, dscp);
+}
+
+}  // namespace dg

@@ -1,0 +1,90 @@
+// Source address -> namespace id, read by workers without locks while the control
+// thread updates it: rte_hash in lock-free reader/writer mode, with deleted key slots
+// reclaimed through RCU (QSBR) once every worker has passed a quiescent state.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "control/pods.h"
+#include "control/result.h"
+#include "dscp_gateway_abi.h"
+
+struct rte_hash;
+struct rte_rcu_qsbr;
+
+namespace dg {
+
+class PolicyPublisher;
+
+// The most keys one LookupBurst call takes (rte_hash's bulk limit).
+inline constexpr uint32_t kPodLookupBurstMax = 64;
+
+class PodTable {
+ public:
+  // `qsbr` must be the variable the workers report quiescent states to.
+  static Result<std::unique_ptr<PodTable>> Create(const std::string& name, uint32_t capacity,
+                                                  rte_rcu_qsbr* qsbr);
+  ~PodTable();
+  PodTable(const PodTable&) = delete;
+  PodTable& operator=(const PodTable&) = delete;
+
+  // Worker side. Writes DG_NAMESPACE_NONE for addresses not in the table.
+  void LookupBurst(const dg_pod_key* const* keys, uint32_t count, uint32_t* namespace_ids) const;
+
+  // Control side (a single writer).
+  bool Upsert(const dg_pod_key& key, uint32_t namespace_id);
+  bool Remove(const dg_pod_key& key);
+  uint32_t Size() const;
+  uint32_t Capacity() const { return capacity_; }
+
+ private:
+  PodTable(rte_hash* hash, uint32_t capacity) : hash_(hash), capacity_(capacity) {}
+  rte_hash* hash_;
+  uint32_t capacity_;
+};
+
+struct PodTableKeyHash {
+  size_t operator()(const dg_pod_key& key) const;
+};
+struct PodTableKeyEqual {
+  bool operator()(const dg_pod_key& a, const dg_pod_key& b) const;
+};
+
+// What the control plane knows about each address in the datapath table.
+struct PodDirectoryEntry {
+  std::string address;
+  std::string namespace_name;
+  std::string pod_name;
+  uint32_t namespace_id = DG_NAMESPACE_NONE;
+};
+
+struct PodSyncResult {
+  uint32_t added = 0;
+  uint32_t updated = 0;
+  uint32_t removed = 0;
+  uint32_t failed = 0;  // table full: those addresses stay unmarked (and are counted)
+};
+
+// Control-side mirror of the datapath table. Applies a desired set by differences
+// only, so the datapath never sees an entry disappear that is still wanted.
+class PodDirectory {
+ public:
+  PodDirectory(PodTable* table, PolicyPublisher* publisher) : table_(table), publisher_(publisher) {}
+
+  PodSyncResult ReplaceAll(const std::vector<PodTableEntry>& desired);
+  const std::unordered_map<dg_pod_key, PodDirectoryEntry, PodTableKeyHash, PodTableKeyEqual>&
+  entries() const {
+    return entries_;
+  }
+
+ private:
+  PodTable* table_;
+  PolicyPublisher* publisher_;
+  std::unordered_map<dg_pod_key, PodDirectoryEntry, PodTableKeyHash, PodTableKeyEqual> entries_;
+};
+
+}  // namespace dg

@@ -1,0 +1,89 @@
+// Per-class bounded FIFO queues, strict-priority dequeue behind a port shaper, with an
+// optional ceiling per class so a top class cannot starve the ones below it. Owned by
+// one worker lcore: no locks, no allocation after Init.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "dscp_gateway_abi.h"
+#include "gateway/counters.h"
+#include "gateway/token_bucket.h"
+
+struct rte_mbuf;
+
+namespace dg {
+
+struct PolicySnapshot;
+
+struct SchedulerConfig {
+  uint32_t queue_depth = 1024;     // per class; rounded up to a power of two
+  uint64_t port_rate_bps = 0;      // 0: unshaped
+  uint64_t port_burst_bytes = 0;   // 0: derived (see DerivedBurstBytes)
+  uint32_t framing_overhead_bytes = 24;
+  uint64_t tsc_hz = 0;
+};
+
+// Bytes a frame occupies on the wire: at least the 60-byte minimum frame (without FCS,
+// as the NIC pads) plus preamble, SFD, FCS and inter-frame gap.
+inline uint32_t WireBytes(uint32_t frame_length, uint32_t framing_overhead_bytes) {
+  return (frame_length < 60 ? 60 : frame_length) + framing_overhead_bytes;
+}
+
+// Enough for 1 ms at the rate (smooth, yet tolerant of a late poll), never less than two
+// jumbo frames so any single frame can pass.
+uint64_t DerivedBurstBytes(uint64_t rate_bps);
+
+struct QueuedPacket {
+  rte_mbuf* mbuf;
+  uint32_t namespace_id;
+  uint32_t wire_bytes;
+  uint64_t enqueue_tsc;
+};
+
+class StrictPriorityScheduler {
+ public:
+  StrictPriorityScheduler(const SchedulerConfig& config, WorkerCounters* counters, uint64_t now_tsc);
+  ~StrictPriorityScheduler();
+  StrictPriorityScheduler(const StrictPriorityScheduler&) = delete;
+  StrictPriorityScheduler& operator=(const StrictPriorityScheduler&) = delete;
+
+  // Tail-drops (frees and counts) what does not fit. Returns the number queued.
+  uint16_t EnqueueBurst(rte_mbuf* const* packets, const uint8_t* class_ids,
+                        const uint32_t* namespace_ids, uint16_t count, uint64_t now_tsc);
+
+  // Strict priority: a class is served only while every class above it is empty or held
+  // back by its ceiling. Stops when the port shaper runs out of tokens. Returns count.
+  uint16_t DequeueBurst(rte_mbuf** packets, uint16_t max_count, uint64_t now_tsc);
+
+  // Applies the per-class ceilings of a new policy generation (worker calls this when
+  // it notices the generation change; cheap no-op otherwise).
+  void ApplyPolicy(const PolicySnapshot& snapshot, uint64_t now_tsc);
+
+  // Frees every queued packet (shutdown past its drain deadline). Returns how many.
+  uint32_t DiscardAll();
+
+  uint32_t Depth(uint32_t class_id) const { return queues_[class_id].tail - queues_[class_id].head; }
+  uint32_t TotalDepth() const;
+  uint32_t FreeSlots(uint32_t class_id) const { return capacity_ - Depth(class_id); }
+  uint32_t capacity() const { return capacity_; }
+  const TokenBucket& port_shaper() const { return port_shaper_; }
+
+ private:
+  struct ClassQueue {
+    std::unique_ptr<QueuedPacket[]> slots;
+    uint32_t head = 0;  // free-running; index = head & mask
+    uint32_t tail = 0;
+  };
+
+  SchedulerConfig config_;
+  WorkerCounters* counters_;
+  uint32_t capacity_;
+  uint32_t mask_;
+  ClassQueue queues_[DG_MAX_CLASSES];
+  TokenBucket port_shaper_;
+  TokenBucket class_ceilings_[DG_MAX_CLASSES];
+  uint64_t applied_generation_ = 0;
+};
+
+}  // namespace dg
