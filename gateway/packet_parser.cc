@@ -106,12 +106,10 @@ UnclassifiedReason ParseIpv4(const Cursor& cursor, uint32_t offset, IpHeaderInfo
   if ((ip[0] >> 4) != 4) return UnclassifiedReason::bad_ip_version;
   const uint32_t header_length = (ip[0] & 0x0f) * 4u;
   if (header_length < kIpv4MinHeaderLength) return UnclassifiedReason::bad_ihl;
+  if (offset + header_length > cursor.contiguous_length) return cursor.ShortfallReason(offset + header_length);
   const uint32_t total_length = ReadBigEndian16(ip + 2);
   if (total_length < header_length) return UnclassifiedReason::bad_total_length;
   if (offset + total_length > cursor.frame_length) return UnclassifiedReason::truncated;
-  if (offset + header_length > cursor.contiguous_length) {
-    return UnclassifiedReason::headers_not_contiguous;
-  }
   const uint16_t flags_and_offset = ReadBigEndian16(ip + 6);
   const bool more_fragments = (flags_and_offset & 0x2000) != 0;
   const uint16_t fragment_offset = flags_and_offset & 0x1fff;

@@ -30,36 +30,32 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
     ParsePacket(rte_pktmbuf_mtod(mbuf, const uint8_t*), rte_pktmbuf_data_len(mbuf),
                 rte_pktmbuf_pkt_len(mbuf), context.overlay_ports, &parsed[i]);
     namespace_ids[i] = DG_NAMESPACE_NONE;
-    if (parsed[i].reason != UnclassifiedReason::kNone) {
-      // A first fragment we cannot classify still decides for the rest of its datagram.
-      if (parsed[i].is_first_fragment) context.fragments.Remember(parsed[i].fragment_tag, DG_NAMESPACE_NONE);
-      continue;
-    }
-    if (parsed[i].is_fragment && !parsed[i].is_first_fragment &&
-        context.fragments.Find(parsed[i].fragment_tag, &namespace_ids[i])) {
-      counters.fragment_cache_hits.Increment();
-      continue;
-    }
+    if (parsed[i].reason != UnclassifiedReason::kNone) continue;
     lookup_keys[lookup_count] = &parsed[i].classify_source;
     lookup_index[lookup_count] = i;
     ++lookup_count;
   }
+  if (lookup_count != 0) context.pods->LookupBurst(lookup_keys, lookup_count, looked_up_namespaces);
+  for (uint16_t k = 0; k < lookup_count; ++k) namespace_ids[lookup_index[k]] = looked_up_namespaces[k];
 
-  if (lookup_count != 0) {
-    context.pods->LookupBurst(lookup_keys, lookup_count, looked_up_namespaces);
-    for (uint16_t k = 0; k < lookup_count; ++k) {
-      const uint16_t i = lookup_index[k];
-      namespace_ids[i] = looked_up_namespaces[k];
-      if (parsed[i].is_first_fragment) context.fragments.Remember(parsed[i].fragment_tag, namespace_ids[i]);
-    }
-  }
-
+  // In packet order, so a first fragment decides for later fragments of the same burst.
   for (uint16_t i = 0; i < count; ++i) {
-    const UnclassifiedReason reason = parsed[i].reason;
-    if (reason != UnclassifiedReason::kNone) {
-      counters.unclassified[static_cast<uint32_t>(reason)].Increment();
-      class_ids[i] = reason == UnclassifiedReason::not_ip ? kNonIpClass
-                                                          : static_cast<uint8_t>(policy.default_class);
+    const ParsedPacket& packet = parsed[i];
+    if (packet.is_first_fragment) {
+      // Even an unclassifiable first fragment decides: its datagram stays unmarked.
+      context.fragments.Remember(packet.fragment_tag, namespace_ids[i]);
+    } else if (packet.is_fragment && context.fragments.Find(packet.fragment_tag, &namespace_ids[i])) {
+      counters.fragment_cache_hits.Increment();
+      if (packet.reason == UnclassifiedReason::kNone && namespace_ids[i] == DG_NAMESPACE_NONE) {
+        counters.unknown_source.Increment();
+        class_ids[i] = static_cast<uint8_t>(policy.default_class);
+        continue;
+      }
+    }
+    if (packet.reason != UnclassifiedReason::kNone) {
+      counters.unclassified[static_cast<uint32_t>(packet.reason)].Increment();
+      class_ids[i] = packet.reason == UnclassifiedReason::not_ip ? kNonIpClass
+                                                                 : static_cast<uint8_t>(policy.default_class);
       continue;
     }
     const uint32_t namespace_id = namespace_ids[i];
@@ -71,8 +67,8 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
     }
     const uint8_t class_id = policy.class_of_namespace[namespace_id % DG_MAX_NAMESPACES];
     class_ids[i] = class_id;
-    uint8_t* ip_header = rte_pktmbuf_mtod_offset(packets[i], uint8_t*, parsed[i].l3_offset);
-    if (SetIpDscp(ip_header, parsed[i].ip_version, policy.class_dscp[class_id])) {
+    uint8_t* ip_header = rte_pktmbuf_mtod_offset(packets[i], uint8_t*, packet.l3_offset);
+    if (SetIpDscp(ip_header, packet.ip_version, policy.class_dscp[class_id])) {
       counters.marked.Increment();
     }
   }

@@ -1,0 +1,51 @@
+#include "tests/unit/eal_environment.h"
+
+#include <gtest/gtest.h>
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+namespace dg::testing {
+namespace {
+
+rte_mempool* test_mempool = nullptr;
+
+class EalEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    const std::string prefix = "dgtest" + std::to_string(getpid());
+    std::vector<std::string> arguments = {"unit-test", "-l", "0", "--no-huge", "-m", "256", "--no-shconf",
+                                          "--no-pci", "--log-level", "*:error", "--file-prefix", prefix};
+    std::vector<char*> argv;
+    for (std::string& argument : arguments) argv.push_back(argument.data());
+    ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0) << "rte_eal_init failed";
+    test_mempool = rte_pktmbuf_pool_create("test_mbufs", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+    ASSERT_NE(test_mempool, nullptr);
+  }
+  void TearDown() override { rte_eal_cleanup(); }
+};
+
+const auto* const registered = ::testing::AddGlobalTestEnvironment(new EalEnvironment);
+
+}  // namespace
+
+rte_mempool* TestMempool() { return test_mempool; }
+
+rte_mbuf* MakeMbuf(const std::vector<uint8_t>& bytes) {
+  rte_mbuf* mbuf = rte_pktmbuf_alloc(test_mempool);
+  if (mbuf == nullptr) return nullptr;
+  char* data = rte_pktmbuf_append(mbuf, static_cast<uint16_t>(bytes.size()));
+  if (data == nullptr) {
+    rte_pktmbuf_free(mbuf);
+    return nullptr;
+  }
+  std::memcpy(data, bytes.data(), bytes.size());
+  return mbuf;
+}
+
+rte_mbuf* MakeMbuf(uint32_t length) { return MakeMbuf(std::vector<uint8_t>(length)); }
+
+}  // namespace dg::testing
