@@ -1,0 +1,404 @@
+#include "control/gateway_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string_view>
+
+#include "control/policy.h"
+
+namespace dg {
+namespace {
+
+// ConfigError is an aggregate of strings, so in C++20 a std::string can initialise it and a
+// YAML::Node can be built from it; a plain `return` into Result<std::string> or
+// Result<YAML::Node> is then ambiguous, and these helpers name the side explicitly.
+Result<std::string> StringValue(std::string value) {
+  return Result<std::string>(boost::system::in_place_value, std::move(value));
+}
+Result<YAML::Node> NodeError(ConfigError error) {
+  return Result<YAML::Node>(boost::system::in_place_error, std::move(error));
+}
+
+constexpr uint64_t kMinQueueDepth = 1;
+constexpr uint64_t kMaxQueueDepth = 65536;
+constexpr uint64_t kMinBurstSize = 1;
+constexpr uint64_t kMaxBurstSize = 256;
+constexpr uint64_t kMinMbufs = 1023;  // enough for two ports' rx rings plus in-flight queues
+constexpr uint64_t kMaxFramingOverhead = 255;
+constexpr uint64_t kMaxPort = 65535;
+// The packet parser's fixed-size port tables (OverlayPorts::kMaxPorts in
+// gateway/packet_parser.h) hold this many per overlay; more would be silently dropped.
+constexpr size_t kMaxOverlayPortsPerKind = 8;
+
+std::string ChildPath(const std::string& parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  return parent + "." + std::string(key);
+}
+
+std::string IndexPath(const std::string& parent, size_t index) {
+  return parent + "[" + std::to_string(index) + "]";
+}
+
+std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+// A key written without a value ("rate:") means the same as leaving it out: the default.
+bool IsPresent(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); }
+
+// Walks one gateway.yaml, turning every problem into a ConfigError that names the key.
+class GatewayConfigParser {
+ public:
+  explicit GatewayConfigParser(const std::string& source) : source_(source) {}
+
+  Result<GatewayConfig> Parse(std::string_view text) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::ParserException& exception) {
+      // yaml-cpp marks are 0-based; editors count from 1.
+      return Error("", "invalid YAML at line " + std::to_string(exception.mark.line + 1) +
+                           ", column " + std::to_string(exception.mark.column + 1) + ": " +
+                           exception.msg);
+    }
+
+    GatewayConfig config;
+    config.source = source_;
+    if (!IsPresent(root)) return config;  // An empty file selects every default.
+    if (!root.IsMap()) return Error("", "expected a mapping of sections (eal, ports, ...)");
+    if (auto error = CheckKeys(
+            root, "",
+            {"eal", "ports", "shaper", "queues", "policy", "overlay", "rest", "datapath"})) {
+      return *error;
+    }
+    for (auto section : {&GatewayConfigParser::ParseEal, &GatewayConfigParser::ParsePorts,
+                         &GatewayConfigParser::ParseShaper, &GatewayConfigParser::ParseQueues,
+                         &GatewayConfigParser::ParsePolicy, &GatewayConfigParser::ParseOverlay,
+                         &GatewayConfigParser::ParseRest, &GatewayConfigParser::ParseDatapath}) {
+      if (auto error = (this->*section)(root, config)) return *error;
+    }
+    return config;
+  }
+
+ private:
+  using SectionError = std::optional<ConfigError>;
+
+  ConfigError Error(const std::string& key, std::string reason) const {
+    return ConfigError{source_, key, std::move(reason)};
+  }
+
+  // Typos must not pass silently: only known keys, each once (yaml-cpp keeps both copies of a
+  // duplicated key and lookups would silently take the first).
+  SectionError CheckKeys(const YAML::Node& mapping, const std::string& path,
+                         std::initializer_list<std::string_view> allowed) const {
+    std::set<std::string> seen;
+    for (const auto& entry : mapping) {
+      if (!entry.first.IsScalar()) return Error(path, "keys must be plain strings");
+      const std::string key = entry.first.Scalar();
+      bool known = false;
+      std::string expected;
+      for (std::string_view allowed_key : allowed) {
+        known = known || key == allowed_key;
+        expected += (expected.empty() ? "" : ", ") + std::string(allowed_key);
+      }
+      if (!known) return Error(ChildPath(path, key), "unknown key; expected one of: " + expected);
+      if (!seen.insert(key).second) return Error(ChildPath(path, key), "duplicate key");
+    }
+    return std::nullopt;
+  }
+
+  // Returns the section's mapping, or an undefined node when the section is absent.
+  Result<YAML::Node> Section(const YAML::Node& root, std::string_view name,
+                             std::initializer_list<std::string_view> allowed) const {
+    const YAML::Node section = root[std::string(name)];
+    if (!IsPresent(section)) return YAML::Node(YAML::NodeType::Undefined);  // absent
+    if (!section.IsMap()) return NodeError(Error(std::string(name), "expected a mapping"));
+    if (auto error = CheckKeys(section, std::string(name), allowed)) return NodeError(*error);
+    return section;
+  }
+
+  Result<std::string> String(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsScalar()) return Error(path, "expected a string");
+    if (node.Scalar().empty()) return Error(path, "must not be empty");
+    return StringValue(node.Scalar());
+  }
+
+  Result<uint64_t> Unsigned(const YAML::Node& node, const std::string& path, uint64_t minimum,
+                            uint64_t maximum) const {
+    const std::string range = std::to_string(minimum) + "-" + std::to_string(maximum);
+    if (!node.IsScalar()) return Error(path, "expected an integer " + range);
+    const std::string& text = node.Scalar();
+    // Strict decimal digits: yaml-cpp's own conversion accepts hex and wraps negatives.
+    if (text.empty() || text.size() > 19 ||
+        text.find_first_not_of("0123456789") != std::string::npos) {
+      return Error(path, Quoted(text) + " is not an integer; expected " + range);
+    }
+    const uint64_t value = std::stoull(text);
+    if (value < minimum || value > maximum) return Error(path, text + " is outside " + range);
+    return value;
+  }
+
+  // Plain bytes, or binary KiB/MiB multiples ("16KiB" is 16384); decimal "KB" is rejected
+  // rather than guessed at.
+  Result<uint32_t> ByteSize(const YAML::Node& node, const std::string& path) const {
+    const std::string usage = "; expected bytes such as 16384, 16KiB or 1MiB";
+    if (!node.IsScalar()) return Error(path, "expected a size" + usage);
+    std::string_view text = node.Scalar();
+    uint64_t multiplier = 1;
+    if (text.ends_with("KiB")) {
+      multiplier = 1024;
+    } else if (text.ends_with("MiB")) {
+      multiplier = 1024 * 1024;
+    }
+    if (multiplier != 1) text.remove_suffix(3);
+    if (text.empty() || text.size() > 10 ||
+        text.find_first_not_of("0123456789") != std::string_view::npos) {
+      return Error(path, Quoted(node.Scalar()) + " is not a size" + usage);
+    }
+    const uint64_t bytes = std::stoull(std::string(text)) * multiplier;
+    if (bytes > UINT32_MAX) return Error(path, Quoted(node.Scalar()) + " is larger than 4GiB");
+    return static_cast<uint32_t>(bytes);
+  }
+
+  SectionError ParseEal(const YAML::Node& root, GatewayConfig& config) const {
+    const YAML::Node eal = root["eal"];
+    if (!IsPresent(eal)) return std::nullopt;
+    if (!eal.IsSequence()) return Error("eal", "expected a list of EAL arguments");
+    for (size_t index = 0; index < eal.size(); ++index) {
+      auto argument = String(eal[index], IndexPath("eal", index));
+      if (!argument) return argument.error();
+      config.eal_args.push_back(std::move(*argument));
+    }
+    return std::nullopt;
+  }
+
+  SectionError ParsePorts(const YAML::Node& root, GatewayConfig& config) const {
+    const auto ports = Section(root, "ports", {"kernel", "uplink"});
+    if (!ports) return ports.error();
+    if (ports->IsDefined()) {
+      for (auto [key, target] :
+           {std::pair{"kernel", &config.kernel_port}, std::pair{"uplink", &config.uplink_port}}) {
+        const YAML::Node port = (*ports)[key];
+        if (!IsPresent(port)) continue;
+        auto name = String(port, ChildPath("ports", key));
+        if (!name) return name.error();
+        *target = std::move(*name);
+      }
+    }
+    // Checked even when only one side is configured: it may collide with the other's default.
+    if (config.kernel_port == config.uplink_port) {
+      return Error("ports.uplink",
+                   "the kernel and uplink ports must be different devices, both are " +
+                       Quoted(config.uplink_port));
+    }
+    return std::nullopt;
+  }
+
+  SectionError ParseShaper(const YAML::Node& root, GatewayConfig& config) const {
+    const auto shaper = Section(root, "shaper", {"rate", "burst", "framingOverhead"});
+    if (!shaper) return shaper.error();
+    if (!shaper->IsDefined()) return std::nullopt;
+
+    const YAML::Node rate = (*shaper)["rate"];
+    if (IsPresent(rate)) {
+      if (!rate.IsScalar()) return Error("shaper.rate", "expected a rate such as 200Mbit");
+      auto bits_per_second = ParseRateBps(rate.Scalar(), source_, "shaper.rate");
+      if (!bits_per_second) return bits_per_second.error();
+      config.shaper_rate_bps = *bits_per_second;
+    }
+    const YAML::Node burst = (*shaper)["burst"];
+    if (IsPresent(burst)) {
+      auto bytes = ByteSize(burst, "shaper.burst");
+      if (!bytes) return bytes.error();
+      config.shaper_burst_bytes = *bytes;
+    }
+    const YAML::Node overhead = (*shaper)["framingOverhead"];
+    if (IsPresent(overhead)) {
+      auto bytes = Unsigned(overhead, "shaper.framingOverhead", 0, kMaxFramingOverhead);
+      if (!bytes) return bytes.error();
+      config.framing_overhead_bytes = static_cast<uint32_t>(*bytes);
+    }
+    return std::nullopt;
+  }
+
+  SectionError ParseQueues(const YAML::Node& root, GatewayConfig& config) const {
+    const auto queues = Section(root, "queues", {"depth"});
+    if (!queues) return queues.error();
+    if (!queues->IsDefined() || !IsPresent((*queues)["depth"])) return std::nullopt;
+    auto depth = Unsigned((*queues)["depth"], "queues.depth", kMinQueueDepth, kMaxQueueDepth);
+    if (!depth) return depth.error();
+    // The scheduler's ring queues hold a power of two; rounding here makes the configured
+    // depth the one that is actually used and reported.
+    config.queue_depth = std::bit_ceil(static_cast<uint32_t>(*depth));
+    return std::nullopt;
+  }
+
+  // Relative paths are tried beside the config file first so a deployment directory can be
+  // self-contained, then left relative to the working directory so running from the source
+  // tree with "configs/..." paths keeps working.
+  std::string ResolvePolicyPath(const std::string& configured) const {
+    const std::filesystem::path path(configured);
+    if (path.is_absolute()) return configured;
+    const std::filesystem::path config_directory = std::filesystem::path(source_).parent_path();
+    if (config_directory.empty()) return configured;
+    const std::filesystem::path beside_config = config_directory / path;
+    std::error_code error;
+    if (std::filesystem::exists(beside_config, error)) {
+      return beside_config.lexically_normal().string();
+    }
+    return configured;
+  }
+
+  SectionError ParsePolicy(const YAML::Node& root, GatewayConfig& config) const {
+    const auto policy = Section(root, "policy", {"priorities", "pods"});
+    if (!policy) return policy.error();
+    if (!policy->IsDefined()) return std::nullopt;
+    for (auto [key, target] :
+         {std::pair{"priorities", &config.priorities_path}, std::pair{"pods", &config.pods_path}}) {
+      const YAML::Node file = (*policy)[key];
+      if (!IsPresent(file)) continue;
+      auto path = String(file, ChildPath("policy", key));
+      if (!path) return path.error();
+      *target = ResolvePolicyPath(*path);
+    }
+    return std::nullopt;
+  }
+
+  Result<std::vector<uint16_t>> PortList(const YAML::Node& list, const std::string& path) const {
+    if (!list.IsSequence()) return Error(path, "expected a list of UDP ports");
+    if (list.size() > kMaxOverlayPortsPerKind) {
+      return Error(path, std::to_string(list.size()) + " ports; at most " +
+                             std::to_string(kMaxOverlayPortsPerKind) + " are supported");
+    }
+    std::vector<uint16_t> ports;
+    for (size_t index = 0; index < list.size(); ++index) {
+      const std::string entry_path = IndexPath(path, index);
+      auto port = Unsigned(list[index], entry_path, 1, kMaxPort);
+      if (!port) return port.error();
+      for (uint16_t existing : ports) {
+        if (existing == *port) {
+          return Error(entry_path, "port " + std::to_string(*port) + " is listed twice");
+        }
+      }
+      ports.push_back(static_cast<uint16_t>(*port));
+    }
+    return ports;
+  }
+
+  SectionError ParseOverlay(const YAML::Node& root, GatewayConfig& config) const {
+    const auto overlay = Section(root, "overlay", {"vxlanPorts", "genevePorts"});
+    if (!overlay) return overlay.error();
+    if (overlay->IsDefined()) {
+      for (auto [key, target] : {std::pair{"vxlanPorts", &config.vxlan_ports},
+                                 std::pair{"genevePorts", &config.geneve_ports}}) {
+        const YAML::Node list = (*overlay)[key];
+        if (!IsPresent(list)) continue;
+        auto ports = PortList(list, ChildPath("overlay", key));
+        if (!ports) return ports.error();
+        *target = std::move(*ports);
+      }
+    }
+    // A port cannot be decapsulated as both; the parser would have to guess.
+    for (size_t index = 0; index < config.geneve_ports.size(); ++index) {
+      for (uint16_t vxlan_port : config.vxlan_ports) {
+        if (config.geneve_ports[index] == vxlan_port) {
+          return Error(IndexPath("overlay.genevePorts", index),
+                       "port " + std::to_string(vxlan_port) + " is also a VXLAN port");
+        }
+      }
+    }
+    return std::nullopt;
+  }
+
+  // host:port, with an IPv6 host in brackets ("[::1]:9470") as in URLs.
+  std::optional<std::string> ListenAddressProblem(std::string_view listen) const {
+    std::string_view host;
+    std::string_view port;
+    if (listen.starts_with('[')) {
+      const size_t close = listen.find(']');
+      if (close == std::string_view::npos || close + 1 >= listen.size() ||
+          listen[close + 1] != ':') {
+        return "expected [ipv6]:port";
+      }
+      host = listen.substr(1, close - 1);
+      port = listen.substr(close + 2);
+    } else {
+      const size_t colon = listen.rfind(':');
+      if (colon == std::string_view::npos) return "missing :port";
+      host = listen.substr(0, colon);
+      port = listen.substr(colon + 1);
+      if (host.find(':') != std::string_view::npos) {
+        return "an IPv6 host must be written in brackets, e.g. [::1]:9470";
+      }
+    }
+    if (host.empty()) return "missing host; use 0.0.0.0 to listen on every address";
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string_view::npos) {
+      return "port must be a number 0-65535 (0: any free port)";
+    }
+    const unsigned long number = std::stoul(std::string(port));
+    if (number > kMaxPort) return "port must be a number 0-65535 (0: any free port)";
+    return std::nullopt;
+  }
+
+  SectionError ParseRest(const YAML::Node& root, GatewayConfig& config) const {
+    const auto rest = Section(root, "rest", {"listen"});
+    if (!rest) return rest.error();
+    if (!rest->IsDefined() || !IsPresent((*rest)["listen"])) return std::nullopt;
+    auto listen = String((*rest)["listen"], "rest.listen");
+    if (!listen) return listen.error();
+    if (auto problem = ListenAddressProblem(*listen)) {
+      return Error("rest.listen", Quoted(*listen) + ": " + *problem);
+    }
+    config.rest_listen = std::move(*listen);
+    return std::nullopt;
+  }
+
+  SectionError ParseDatapath(const YAML::Node& root, GatewayConfig& config) const {
+    const auto datapath = Section(root, "datapath", {"burst", "mbufs"});
+    if (!datapath) return datapath.error();
+    if (!datapath->IsDefined()) return std::nullopt;
+    const YAML::Node burst = (*datapath)["burst"];
+    if (IsPresent(burst)) {
+      auto packets = Unsigned(burst, "datapath.burst", kMinBurstSize, kMaxBurstSize);
+      if (!packets) return packets.error();
+      config.burst_size = static_cast<uint32_t>(*packets);
+    }
+    const YAML::Node mbufs = (*datapath)["mbufs"];
+    if (IsPresent(mbufs)) {
+      auto count = Unsigned(mbufs, "datapath.mbufs", kMinMbufs, UINT32_MAX);
+      if (!count) return count.error();
+      config.mbufs = static_cast<uint32_t>(*count);
+    }
+    return std::nullopt;
+  }
+
+  const std::string& source_;
+};
+
+}  // namespace
+
+Result<GatewayConfig> ParseGatewayConfig(std::string_view text, const std::string& source) {
+  try {
+    return GatewayConfigParser(source).Parse(text);
+  } catch (const YAML::Exception& exception) {
+    return ConfigError{source, "", "unexpected YAML structure: " + exception.msg};
+  } catch (const std::exception& exception) {
+    return ConfigError{source, "", exception.what()};
+  }
+}
+
+Result<GatewayConfig> LoadGatewayConfigFile(const std::string& path) {
+  auto text = ReadTextFile(path);
+  if (!text) return text.error();
+  return ParseGatewayConfig(*text, path);
+}
+
+}  // namespace dg

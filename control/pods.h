@@ -22,6 +22,7 @@ struct PodRecord {
   std::string phase;
   bool host_network = false;
   std::string creation_timestamp;  // RFC 3339, used to prefer the newer pod on IP conflict
+  std::string deletion_timestamp;  // RFC 3339, empty unless the pod is terminating
   std::vector<PodAddress> addresses;  // status.podIPs, else status.podIP
 };
 

@@ -15,8 +15,8 @@ struct ConfigError {
 
   std::string Message() const {
     std::string message = file;
-    if (!key.empty()) message += ": " + key;
-    return message + ": " + reason;
+    if (!key.empty()) message += (message.empty() ? "" : ": ") + key;
+    return message + (message.empty() ? "" : ": ") + reason;
   }
 };
 
@@ -25,5 +25,8 @@ struct ConfigError {
 
 template <class T>
 using Result = boost::system::result<T, ConfigError>;
+
+// The whole file as text; the error names the file and the system's reason.
+Result<std::string> ReadTextFile(const std::string& path);
 
 }  // namespace dg
