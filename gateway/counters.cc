@@ -18,7 +18,13 @@ CounterTotals SumCounters(const WorkerCounters* const* workers, size_t worker_co
     for (uint32_t reason = 0; reason < kUnclassifiedReasonCount; ++reason) {
       totals.unclassified[reason] += worker.unclassified[reason].Load();
     }
+    totals.port_shaper_tokens_bytes += worker.port_shaper_tokens_bytes.Load();
     for (uint32_t c = 0; c < DG_MAX_CLASSES; ++c) {
+      for (uint32_t b = 0; b <= kSojournBucketCount; ++b) {
+        totals.classes[c].sojourn_buckets[b] += worker.classes[c].sojourn_buckets[b].Load();
+      }
+      totals.classes[c].sojourn_cycles_sum += worker.classes[c].sojourn_cycles_sum.Load();
+      totals.classes[c].ceiling_tokens_bytes += worker.classes[c].ceiling_tokens_bytes.Load();
       totals.classes[c].packets += worker.classes[c].packets.Load();
       totals.classes[c].bytes += worker.classes[c].bytes.Load();
       totals.classes[c].drops += worker.classes[c].drops.Load();

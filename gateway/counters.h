@@ -41,12 +41,21 @@ class Counter {
   X(fragment_cache_hits, "non-first fragments marked like their first fragment")      \
   X(heartbeat, "worker loop iterations; /healthz watches it advance")
 
+// Queue sojourn time (enqueue to dequeue) histogram bounds, in microseconds. The
+// worker counts per bucket (not cumulative); renderers accumulate.
+inline constexpr uint32_t kSojournBucketCount = 12;
+inline constexpr uint64_t kSojournBucketBoundsMicros[kSojournBucketCount] = {
+    10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000};
+
 struct alignas(64) ClassCounters {
   Counter packets;     // dequeued (sent) packets
   Counter bytes;
   Counter drops;       // tail drops
   Counter depth;       // packets queued now (worker-written gauge)
   Counter peak_depth;  // highest depth since start
+  Counter ceiling_tokens_bytes;  // gauge: tokens left under this class's maxRate
+  Counter sojourn_buckets[kSojournBucketCount + 1];  // last one: above every bound
+  Counter sojourn_cycles_sum;
 };
 
 struct alignas(64) WorkerCounters {
@@ -54,6 +63,7 @@ struct alignas(64) WorkerCounters {
   DG_WORKER_SCALAR_COUNTERS(DG_DECLARE_COUNTER)
 #undef DG_DECLARE_COUNTER
   Counter unclassified[kUnclassifiedReasonCount];
+  Counter port_shaper_tokens_bytes;  // gauge
   ClassCounters classes[DG_MAX_CLASSES];
   // Per namespace id: packets and bytes enqueued, tail drops.
   Counter namespace_packets[DG_MAX_NAMESPACES];
@@ -67,8 +77,12 @@ struct CounterTotals {
   DG_WORKER_SCALAR_COUNTERS(DG_DECLARE_TOTAL)
 #undef DG_DECLARE_TOTAL
   uint64_t unclassified[kUnclassifiedReasonCount] = {};
+  uint64_t port_shaper_tokens_bytes = 0;
   struct Class {
     uint64_t packets = 0, bytes = 0, drops = 0, depth = 0, peak_depth = 0;
+    uint64_t ceiling_tokens_bytes = 0;
+    uint64_t sojourn_buckets[kSojournBucketCount + 1] = {};
+    uint64_t sojourn_cycles_sum = 0;
   } classes[DG_MAX_CLASSES];
   std::vector<uint64_t> namespace_packets = std::vector<uint64_t>(DG_MAX_NAMESPACES);
   std::vector<uint64_t> namespace_bytes = std::vector<uint64_t>(DG_MAX_NAMESPACES);

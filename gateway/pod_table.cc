@@ -34,7 +34,7 @@ Result<std::unique_ptr<PodTable>> PodTable::Create(const std::string& name, uint
     rte_hash_free(hash);
     return ConfigError{"pod table", name, std::string("rte_hash_rcu_qsbr_add: ") + rte_strerror(rte_errno)};
   }
-  return std::unique_ptr<PodTable>(new PodTable(hash, capacity));
+  return std::unique_ptr<PodTable>(new PodTable(hash, capacity, qsbr));
 }
 
 PodTable::~PodTable() { rte_hash_free(hash_); }
@@ -52,14 +52,29 @@ void PodTable::LookupBurst(const dg_pod_key* const* keys, uint32_t count,
 }
 
 bool PodTable::Upsert(const dg_pod_key& key, uint32_t namespace_id) {
+  const bool is_new = rte_hash_lookup(hash_, &key) < 0;
   // The namespace id travels in the data pointer itself: no per-entry allocation to
   // reclaim, and an update is a single atomic store readers see whole.
-  return rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(static_cast<uintptr_t>(namespace_id))) == 0;
+  void* data = reinterpret_cast<void*>(static_cast<uintptr_t>(namespace_id));
+  int rc = rte_hash_add_key_data(hash_, &key, data);
+  if (rc == -ENOSPC && qsbr_ != nullptr) {
+    // Slots freed by recent removals wait for every worker to pass a quiescent state;
+    // wait for that once, then the add reclaims them.
+    rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+    rc = rte_hash_add_key_data(hash_, &key, data);
+  }
+  if (rc != 0) return false;
+  if (is_new) ++size_;
+  return true;
 }
 
-bool PodTable::Remove(const dg_pod_key& key) { return rte_hash_del_key(hash_, &key) >= 0; }
+bool PodTable::Remove(const dg_pod_key& key) {
+  if (rte_hash_del_key(hash_, &key) < 0) return false;
+  --size_;
+  return true;
+}
 
-uint32_t PodTable::Size() const { return static_cast<uint32_t>(rte_hash_count(hash_)); }
+uint32_t PodTable::Size() const { return size_; }
 
 size_t PodTableKeyHash::operator()(const dg_pod_key& key) const {
   return std::hash<std::string_view>{}(
@@ -83,25 +98,31 @@ PodSyncResult PodDirectory::ReplaceAll(const std::vector<PodTableEntry>& desired
   next.reserve(desired.size());
   for (size_t i = 0; i < desired.size(); ++i) {
     const PodTableEntry& entry = desired[i];
-    PodDirectoryEntry directory_entry{entry.address.text, entry.namespace_name, entry.pod_name,
-                                      namespace_ids[i]};
-    auto current = entries_.find(entry.address.key);
-    const bool unchanged =
-        current != entries_.end() && current->second.namespace_id == namespace_ids[i];
-    if (!unchanged) {
-      if (!table_->Upsert(entry.address.key, namespace_ids[i])) {
-        ++result.failed;
-        continue;
-      }
-      ++(current == entries_.end() ? result.added : result.updated);
-    }
-    next.emplace(entry.address.key, std::move(directory_entry));
+    next.emplace(entry.address.key,
+                 PodDirectoryEntry{entry.address.text, entry.namespace_name, entry.pod_name, namespace_ids[i]});
   }
+  // Removals first: they free the slots the additions may need in a full table.
   for (const auto& [key, entry] : entries_) {
     if (next.find(key) == next.end()) {
       table_->Remove(key);
       ++result.removed;
     }
+  }
+  for (auto it = next.begin(); it != next.end();) {
+    auto current = entries_.find(it->first);
+    if (current != entries_.end() && current->second.namespace_id == it->second.namespace_id) {
+      ++it;
+      continue;
+    }
+    if (!table_->Upsert(it->first, it->second.namespace_id)) {
+      ++result.failed;
+      // Not in the datapath, so not in the mirror either: the next sync retries it.
+      if (current != entries_.end()) table_->Remove(it->first);
+      it = next.erase(it);
+      continue;
+    }
+    ++(current == entries_.end() ? result.added : result.updated);
+    ++it;
   }
   entries_ = std::move(next);
   return result;

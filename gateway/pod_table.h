@@ -42,9 +42,13 @@ class PodTable {
   uint32_t Capacity() const { return capacity_; }
 
  private:
-  PodTable(rte_hash* hash, uint32_t capacity) : hash_(hash), capacity_(capacity) {}
+  PodTable(rte_hash* hash, uint32_t capacity, rte_rcu_qsbr* qsbr)
+      : hash_(hash), capacity_(capacity), qsbr_(qsbr) {}
   rte_hash* hash_;
   uint32_t capacity_;
+  rte_rcu_qsbr* qsbr_;
+  // Counted here: rte_hash_count() includes deleted slots still waiting for RCU.
+  uint32_t size_ = 0;
 };
 
 struct PodTableKeyHash {

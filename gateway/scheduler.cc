@@ -24,6 +24,9 @@ StrictPriorityScheduler::StrictPriorityScheduler(const SchedulerConfig& config, 
   const uint64_t burst = config.port_burst_bytes != 0 ? config.port_burst_bytes
                                                       : DerivedBurstBytes(config.port_rate_bps);
   port_shaper_.Configure(config.port_rate_bps, burst, config.tsc_hz, now_tsc);
+  for (uint32_t b = 0; b < kSojournBucketCount; ++b) {
+    sojourn_bounds_cycles_[b] = kSojournBucketBoundsMicros[b] * config.tsc_hz / 1000000;
+  }
 }
 
 StrictPriorityScheduler::~StrictPriorityScheduler() { DiscardAll(); }
@@ -51,7 +54,8 @@ void StrictPriorityScheduler::ApplyPolicy(const PolicySnapshot& snapshot, uint64
   applied_generation_ = snapshot.generation;
   for (uint32_t c = 0; c < DG_MAX_CLASSES; ++c) {
     const uint64_t ceiling = snapshot.class_ceiling_bps[c];
-    if (ceiling == class_ceilings_[c].rate_bits_per_second()) continue;
+    if (ceiling == applied_ceiling_bps_[c]) continue;
+    applied_ceiling_bps_[c] = ceiling;
     class_ceilings_[c].Configure(ceiling, DerivedBurstBytes(ceiling), config_.tsc_hz, now_tsc);
   }
 }
@@ -104,6 +108,9 @@ uint16_t StrictPriorityScheduler::DequeueBurst(rte_mbuf** packets, uint16_t max_
     ceiling.Refill(now_tsc);
     const uint16_t first = count;
     uint64_t sent_bytes = 0;
+    // Sojourn times are binned locally and published once per class per burst.
+    uint32_t sojourn_counts[kSojournBucketCount + 1] = {};
+    uint64_t sojourn_sum = 0;
     while (queue.head != queue.tail && count < max_count) {
       const QueuedPacket& head = queue.slots[queue.head & mask_];
       // The port is the shared bottleneck: when it is out of tokens nobody may send, or
@@ -115,15 +122,28 @@ uint16_t StrictPriorityScheduler::DequeueBurst(rte_mbuf** packets, uint16_t max_
       if (!ceiling.CanSend(head.wire_bytes)) break;  // at its ceiling: the next class may go
       port_shaper_.Consume(head.wire_bytes);
       ceiling.Consume(head.wire_bytes);
+      const uint64_t sojourn = now_tsc > head.enqueue_tsc ? now_tsc - head.enqueue_tsc : 0;
+      uint32_t bucket = 0;
+      while (bucket < kSojournBucketCount && sojourn > sojourn_bounds_cycles_[bucket]) ++bucket;
+      ++sojourn_counts[bucket];
+      sojourn_sum += sojourn;
       sent_bytes += rte_pktmbuf_pkt_len(head.mbuf);
       packets[count++] = head.mbuf;
       ++queue.head;
     }
     ClassCounters& class_counters = counters_->classes[class_id];
-    class_counters.packets.Add(count - first);
-    class_counters.bytes.Add(sent_bytes);
+    if (count != first) {
+      class_counters.packets.Add(count - first);
+      class_counters.bytes.Add(sent_bytes);
+      for (uint32_t b = 0; b <= kSojournBucketCount; ++b) {
+        if (sojourn_counts[b] != 0) class_counters.sojourn_buckets[b].Add(sojourn_counts[b]);
+      }
+      class_counters.sojourn_cycles_sum.Add(sojourn_sum);
+    }
     class_counters.depth.Set(queue.tail - queue.head);
+    if (!ceiling.unlimited()) class_counters.ceiling_tokens_bytes.Set(ceiling.tokens_bytes());
   }
+  if (!port_shaper_.unlimited()) counters_->port_shaper_tokens_bytes.Set(port_shaper_.tokens_bytes());
   return count;
 }
 

@@ -84,6 +84,8 @@ class StrictPriorityScheduler {
   TokenBucket port_shaper_;
   TokenBucket class_ceilings_[DG_MAX_CLASSES];
   uint64_t applied_generation_ = 0;
+  uint64_t applied_ceiling_bps_[DG_MAX_CLASSES] = {};  // as requested, before byte rounding
+  uint64_t sojourn_bounds_cycles_[kSojournBucketCount];
 };
 
 }  // namespace dg
