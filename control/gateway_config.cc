@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <sstream>
 #include <string_view>
 
@@ -75,13 +76,15 @@ class GatewayConfigParser {
     if (!root.IsMap()) return Error("", "expected a mapping of sections (eal, ports, ...)");
     if (auto error = CheckKeys(
             root, "",
-            {"eal", "ports", "shaper", "queues", "policy", "overlay", "rest", "datapath"})) {
+            {"eal", "ports", "shaper", "queues", "policy", "overlay", "rest", "datapath",
+             "kubernetes"})) {
       return *error;
     }
     for (auto section : {&GatewayConfigParser::ParseEal, &GatewayConfigParser::ParsePorts,
                          &GatewayConfigParser::ParseShaper, &GatewayConfigParser::ParseQueues,
                          &GatewayConfigParser::ParsePolicy, &GatewayConfigParser::ParseOverlay,
-                         &GatewayConfigParser::ParseRest, &GatewayConfigParser::ParseDatapath}) {
+                         &GatewayConfigParser::ParseRest, &GatewayConfigParser::ParseDatapath,
+                         &GatewayConfigParser::ParseKubernetes}) {
       if (auto error = (this->*section)(root, config)) return *error;
     }
     return config;
@@ -362,7 +365,7 @@ class GatewayConfigParser {
   }
 
   SectionError ParseDatapath(const YAML::Node& root, GatewayConfig& config) const {
-    const auto datapath = Section(root, "datapath", {"burst", "mbufs"});
+    const auto datapath = Section(root, "datapath", {"burst", "mbufs", "podTableSize"});
     if (!datapath) return datapath.error();
     if (!datapath->IsDefined()) return std::nullopt;
     const YAML::Node burst = (*datapath)["burst"];
@@ -376,6 +379,66 @@ class GatewayConfigParser {
       auto count = Unsigned(mbufs, "datapath.mbufs", kMinMbufs, UINT32_MAX);
       if (!count) return count.error();
       config.mbufs = static_cast<uint32_t>(*count);
+    }
+    const YAML::Node pod_table_size = (*datapath)["podTableSize"];
+    if (IsPresent(pod_table_size)) {
+      auto entries = Unsigned(pod_table_size, "datapath.podTableSize", 1024, 16777216);
+      if (!entries) return entries.error();
+      config.pod_table_size = static_cast<uint32_t>(*entries);
+    }
+    return std::nullopt;
+  }
+
+  Result<bool> Boolean(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsScalar() || (node.Scalar() != "true" && node.Scalar() != "false")) {
+      return Error(path, "expected true or false");
+    }
+    return node.Scalar() == "true";
+  }
+
+  SectionError ParseKubernetes(const YAML::Node& root, GatewayConfig& config) const {
+    const auto section = Section(root, "kubernetes",
+                                 {"enabled", "kubeconfig", "context", "nodeName", "allPods", "configMap",
+                                  "namespaceClassLabel", "watchTimeoutSeconds", "pageSize"});
+    if (!section) return section.error();
+    if (!section->IsDefined()) return std::nullopt;
+    GatewayConfig::Kubernetes& kubernetes = config.kubernetes;
+    for (auto [key, target] : {std::pair{"enabled", &kubernetes.enabled}, std::pair{"allPods", &kubernetes.all_pods}}) {
+      if (!IsPresent((*section)[key])) continue;
+      auto value = Boolean((*section)[key], ChildPath("kubernetes", key));
+      if (!value) return value.error();
+      *target = *value;
+    }
+    for (auto [key, target] : {std::pair{"kubeconfig", &kubernetes.kubeconfig}, std::pair{"context", &kubernetes.context},
+                               std::pair{"nodeName", &kubernetes.node_name},
+                               std::pair{"namespaceClassLabel", &kubernetes.namespace_class_label}}) {
+      if (!IsPresent((*section)[key])) continue;
+      auto value = String((*section)[key], ChildPath("kubernetes", key));
+      if (!value) return value.error();
+      *target = *value;
+    }
+    const YAML::Node config_map = (*section)["configMap"];
+    if (IsPresent(config_map)) {
+      if (!config_map.IsMap()) return Error("kubernetes.configMap", "expected {namespace, name}");
+      if (auto error = CheckKeys(config_map, "kubernetes.configMap", {"namespace", "name"})) return error;
+      for (auto [key, target] : {std::pair{"namespace", &kubernetes.config_map_namespace},
+                                 std::pair{"name", &kubernetes.config_map_name}}) {
+        if (!IsPresent(config_map[key])) continue;
+        auto value = String(config_map[key], ChildPath("kubernetes.configMap", key));
+        if (!value) return value.error();
+        *target = *value;
+      }
+    }
+    for (auto [key, target, low, high] :
+         {std::tuple{"watchTimeoutSeconds", &kubernetes.watch_timeout_seconds, 10u, 3600u},
+          std::tuple{"pageSize", &kubernetes.page_size, 1u, 10000u}}) {
+      if (!IsPresent((*section)[key])) continue;
+      auto value = Unsigned((*section)[key], ChildPath("kubernetes", key), low, high);
+      if (!value) return value.error();
+      *target = static_cast<uint32_t>(*value);
+    }
+    if (!kubernetes.kubeconfig.empty() && !std::filesystem::path(kubernetes.kubeconfig).is_absolute()) {
+      kubernetes.kubeconfig = ResolvePolicyPath(kubernetes.kubeconfig);
     }
     return std::nullopt;
   }

@@ -30,6 +30,21 @@ struct GatewayConfig {
 
   uint32_t burst_size = 32;    // packets per rx/tx burst, 1..256
   uint32_t mbufs = 16383;      // mempool size (per gateway)
+  uint32_t pod_table_size = 262144;  // pod addresses the datapath table holds
+
+  // Live sync from the Kubernetes API (k8s-sync/). Off: the static files are the policy.
+  struct Kubernetes {
+    bool enabled = false;
+    std::string kubeconfig;   // empty: in-cluster service account
+    std::string context;      // kubeconfig context; empty: current-context
+    std::string node_name;    // empty: $NODE_NAME (the DaemonSet sets it from spec.nodeName)
+    bool all_pods = false;    // every pod of the cluster, not only this node's
+    std::string config_map_namespace = "dscp-gateway";
+    std::string config_map_name = "dscp-gateway-priorities";  // empty: do not watch
+    std::string namespace_class_label = "dscp-gateway.io/class";  // empty: do not watch
+    uint32_t watch_timeout_seconds = 300;
+    uint32_t page_size = 500;
+  } kubernetes;
 
   std::string source;  // the file this came from, for messages
 };

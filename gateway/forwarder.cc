@@ -1,5 +1,5 @@
 // `dscp-gateway run`: the live forwarder. The worker lcore runs the datapath; the main
-// lcore is the control thread (signals now; REST, reloads and sync as they land).
+// lcore is the control thread: REST, metrics, signals and policy reloads (control_plane.h).
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -8,22 +8,22 @@
 #include <rte_mbuf.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <csignal>
 #include <cstdio>
-#include <thread>
 
+#include "gateway/control_plane.h"
 #include "gateway/datapath.h"
 #include "gateway/gateway_app.h"
 #include "gateway/port.h"
 #include "gateway/stats_report.h"
 #include "gateway/worker.h"
+#include "k8s-sync/kube_client.h"
 
 namespace dg {
 namespace {
 
 std::atomic<bool> stop_requested{false};
-
-void RequestStop(int) { stop_requested.store(true); }
 
 struct WorkerLaunch {
   Worker* worker;
@@ -33,6 +33,12 @@ struct WorkerLaunch {
 };
 
 int WorkerEntry(void* argument) {
+  // Signals belong to the control thread's io_context; a handler running here would put
+  // a syscall on the fast path.
+  sigset_t control_signals;
+  sigemptyset(&control_signals);
+  for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&control_signals, signal_number);
+  pthread_sigmask(SIG_BLOCK, &control_signals, nullptr);
   auto* launch = static_cast<WorkerLaunch*>(argument);
   launch->worker->RunUntilStopped(*launch->stop, launch->qsbr, rte_lcore_id(), launch->drain_cycles);
   return 0;
@@ -48,7 +54,37 @@ void PrintPortLine(const char* role, uint16_t port_id) {
 
 }  // namespace
 
+Result<k8s::ClusterAccess> ResolveClusterAccess(const GatewayConfig& config, k8s::KubernetesSyncOptions* options) {
+  const GatewayConfig::Kubernetes& kubernetes = config.kubernetes;
+  options->node_name = kubernetes.node_name;
+  if (options->node_name.empty()) {
+    if (const char* node_name = std::getenv("NODE_NAME"); node_name != nullptr) options->node_name = node_name;
+  }
+  if (options->node_name.empty() && !kubernetes.all_pods) {
+    return ConfigError{config.source, "kubernetes.nodeName",
+                       "no node name: set it, or NODE_NAME (the DaemonSet sets it from spec.nodeName), or "
+                       "allPods: true"};
+  }
+  options->all_pods = kubernetes.all_pods;
+  options->config_map_namespace = kubernetes.config_map_namespace;
+  options->config_map_name = kubernetes.config_map_name;
+  options->namespace_class_label = kubernetes.namespace_class_label;
+  options->watch_timeout = std::chrono::seconds(kubernetes.watch_timeout_seconds);
+  options->page_size = kubernetes.page_size;
+  return kubernetes.kubeconfig.empty() ? k8s::InClusterAccess() : k8s::KubeconfigAccess(kubernetes.kubeconfig, kubernetes.context);
+}
+
 int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
+  // Everything that can be wrong in the configuration is found before EAL touches a port.
+  k8s::KubernetesSyncOptions sync_options;
+  Result<k8s::ClusterAccess> cluster_access = k8s::ClusterAccess{};
+  if (config.kubernetes.enabled) {
+    cluster_access = ResolveClusterAccess(config, &sync_options);
+    if (!cluster_access) {
+      std::fprintf(stderr, "dscp-gateway: %s\n", cluster_access.error().Message().c_str());
+      return 1;
+    }
+  }
   auto eal = InitEal(config.eal_args);
   if (!eal) {
     std::fprintf(stderr, "dscp-gateway: %s\n", eal.error().Message().c_str());
@@ -62,7 +98,7 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
   }
   int exit_code = 0;
   {
-    auto datapath = BuildDatapath(inputs, config.vxlan_ports, config.geneve_ports, kDefaultPodTableCapacity);
+    auto datapath = BuildDatapath(inputs, config.vxlan_ports, config.geneve_ports, config.pod_table_size);
     if (!datapath) {
       std::fprintf(stderr, "dscp-gateway: %s\n", datapath.error().Message().c_str());
       rte_eal_cleanup();
@@ -99,17 +135,46 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
     worker_options.burst_size = static_cast<uint16_t>(config.burst_size);
     Worker worker(worker_options, (*datapath)->pipeline.get(), &scheduler);
 
-    std::signal(SIGINT, RequestStop);
-    std::signal(SIGTERM, RequestStop);
+    // SIGINT/SIGTERM stop and SIGHUP reloads, through the control thread's io_context.
+    boost::asio::io_context io;
+    ControlPlane control_plane(io, config, **datapath, PortIds{*kernel_port, *uplink_port}, rte_get_tsc_hz(),
+                               [&io] {
+                                 stop_requested.store(true);
+                                 io.stop();
+                               });
+    if (config.kubernetes.enabled) {
+      auto client = k8s::KubeClient::Create(io, *cluster_access);
+      if (!client) {
+        std::fprintf(stderr, "dscp-gateway: %s\n", client.error().Message().c_str());
+        StopPort(*kernel_port);
+        StopPort(*uplink_port);
+        rte_eal_cleanup();
+        return 1;
+      }
+      std::printf("dscp-gateway: syncing from the Kubernetes API at %s (%s)\n", (*client)->Describe().c_str(),
+                  sync_options.all_pods ? "all pods" : ("node " + sync_options.node_name).c_str());
+      control_plane.EnableKubernetes(std::move(*client), sync_options);
+    }
+    auto rest_endpoint = control_plane.Start();
+    if (!rest_endpoint) {
+      std::fprintf(stderr, "dscp-gateway: %s: %s\n", config.source.c_str(), rest_endpoint.error().Message().c_str());
+      StopPort(*kernel_port);
+      StopPort(*uplink_port);
+      rte_eal_cleanup();
+      return 1;
+    }
     WorkerLaunch launch{&worker, (*datapath)->qsbr, &stop_requested, rte_get_tsc_hz()};
     rte_eal_remote_launch(WorkerEntry, &launch, worker_lcore);
-    std::printf("dscp-gateway: forwarding %s -> %s on lcore %u; shaper %s; %zu classes, %zu pod addresses\n",
+    std::printf("dscp-gateway: forwarding %s -> %s on lcore %u; shaper %s; %zu classes, %zu pod addresses; "
+                "REST on %s:%u\n",
                 config.kernel_port.c_str(), config.uplink_port.c_str(), worker_lcore,
                 config.shaper_rate_bps == 0 ? "off" : (std::to_string(config.shaper_rate_bps) + " bit/s").c_str(),
-                inputs.policy.classes.size(), inputs.pods.size());
+                inputs.policy.classes.size(), inputs.pods.size(), rest_endpoint->address().to_string().c_str(),
+                rest_endpoint->port());
     std::fflush(stdout);
 
-    while (!stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    io.run();
+    control_plane.Stop();
     std::printf("dscp-gateway: stopping: draining queues\n");
     rte_eal_wait_lcore(worker_lcore);
 

@@ -124,8 +124,31 @@ PodSyncResult PodDirectory::ReplaceAll(const std::vector<PodTableEntry>& desired
     ++(current == entries_.end() ? result.added : result.updated);
     ++it;
   }
+  failed_upserts_ += result.failed;
   entries_ = std::move(next);
   return result;
+}
+
+bool PodDirectory::Upsert(const PodTableEntry& entry) {
+  const uint32_t namespace_id = publisher_->InternNamespace(entry.namespace_name);
+  auto current = entries_.find(entry.address.key);
+  if (current != entries_.end() && current->second.namespace_id == namespace_id &&
+      current->second.pod_name == entry.pod_name) {
+    return true;
+  }
+  if (!table_->Upsert(entry.address.key, namespace_id)) {
+    ++failed_upserts_;
+    return false;
+  }
+  entries_[entry.address.key] = PodDirectoryEntry{entry.address.text, entry.namespace_name, entry.pod_name, namespace_id};
+  return true;
+}
+
+void PodDirectory::Erase(const dg_pod_key& key) {
+  auto current = entries_.find(key);
+  if (current == entries_.end()) return;
+  table_->Remove(key);
+  entries_.erase(current);
 }
 
 }  // namespace dg

@@ -80,6 +80,10 @@ class PodDirectory {
   PodDirectory(PodTable* table, PolicyPublisher* publisher) : table_(table), publisher_(publisher) {}
 
   PodSyncResult ReplaceAll(const std::vector<PodTableEntry>& desired);
+  // One address, for watch events. False if the table is full (the address stays unmarked).
+  bool Upsert(const PodTableEntry& entry);
+  void Erase(const dg_pod_key& key);
+  uint64_t failed_upserts() const { return failed_upserts_; }
   const std::unordered_map<dg_pod_key, PodDirectoryEntry, PodTableKeyHash, PodTableKeyEqual>&
   entries() const {
     return entries_;
@@ -89,6 +93,7 @@ class PodDirectory {
   PodTable* table_;
   PolicyPublisher* publisher_;
   std::unordered_map<dg_pod_key, PodDirectoryEntry, PodTableKeyHash, PodTableKeyEqual> entries_;
+  uint64_t failed_upserts_ = 0;
 };
 
 }  // namespace dg

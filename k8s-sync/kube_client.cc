@@ -1,0 +1,879 @@
+#include "k8s-sync/kube_client.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <sys/stat.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <cctype>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace dg::k8s {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using beast::error_code;
+
+constexpr std::chrono::seconds kConnectTimeout{5};      // TCP connect, and the TLS handshake
+constexpr std::chrono::seconds kRequestTimeout{60};     // a whole Get; a Stream's response head
+constexpr std::chrono::seconds kTokenMaxAge{60};        // re-read the token file at least this often
+constexpr std::uint64_t kMaxGetBody = 512ull << 20;     // a 150k-pod list is ~300 MB of JSON
+constexpr std::size_t kMaxErrorBody = 4u << 20;         // Stream: body of a non-200 response
+constexpr std::size_t kMaxLine = 16u << 20;             // Stream: one watch event
+constexpr std::uint32_t kMaxHeader = 64u << 10;
+constexpr std::size_t kReadChunk = 64u << 10;
+constexpr std::size_t kMaxIdleConnections = 4;          // kept-alive Get connections
+constexpr char kUserAgent[] = "dscp-gateway/0.1";
+
+template <class T>
+Result<T> Error(std::string file, std::string key, std::string reason) {
+  return Result<T>(boost::system::in_place_error,
+                   ConfigError{std::move(file), std::move(key), std::move(reason)});
+}
+
+std::string Trim(std::string_view text) {
+  const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return std::string(text);
+}
+
+// Standard base64 (RFC 4648), padding optional, whitespace ignored; nullopt if malformed.
+std::optional<std::string> DecodeBase64(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  std::uint32_t bits = 0;
+  int bit_count = 0;
+  bool padding = false;
+  for (const char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c))) continue;
+    if (c == '=') {
+      padding = true;
+      continue;
+    }
+    if (padding) return std::nullopt;  // data after padding
+    int value;
+    if (c >= 'A' && c <= 'Z') {
+      value = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      value = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      value = c - '0' + 52;
+    } else if (c == '+') {
+      value = 62;
+    } else if (c == '/') {
+      value = 63;
+    } else {
+      return std::nullopt;
+    }
+    bits = (bits << 6) | static_cast<std::uint32_t>(value);
+    bit_count += 6;
+    if (bit_count >= 8) {
+      bit_count -= 8;
+      out += static_cast<char>((bits >> bit_count) & 0xff);
+    }
+  }
+  if (bit_count >= 6) return std::nullopt;  // a lone trailing character
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Kubeconfig
+
+// A map node's child, or an undefined node when `node` is not a map or lacks `key`
+// (yaml-cpp's operator[] throws on scalars).
+YAML::Node Child(const YAML::Node& node, const char* key) {
+  if (!node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  return node[key];
+}
+
+struct KubeconfigReader {
+  std::string path;
+  std::filesystem::path dir;
+
+  // A scalar string at `node`, or an error naming `key`.
+  Result<std::string> String(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar()) return Error<std::string>(path, key, "expected a string");
+    return Result<std::string>(boost::system::in_place_value, node.Scalar());
+  }
+
+  Result<std::string> FilePath(const YAML::Node& node, const std::string& key) const {
+    auto value = String(node, key);
+    if (!value) return value;
+    if (value->empty()) return Error<std::string>(path, key, "is empty; expected a file path");
+    std::filesystem::path file(*value);
+    if (file.is_relative() && !dir.empty()) file = dir / file;
+    return Result<std::string>(boost::system::in_place_value, file.string());
+  }
+
+  Result<std::string> Base64(const YAML::Node& node, const std::string& key) const {
+    auto value = String(node, key);
+    if (!value) return value;
+    auto decoded = DecodeBase64(*value);
+    if (!decoded) return Error<std::string>(path, key, "is not valid base64");
+    return Result<std::string>(boost::system::in_place_value, std::move(*decoded));
+  }
+
+  // The entry of the named list (`clusters`, `users`, `contexts`) called `name`; its index
+  // goes to `index`.
+  Result<YAML::Node> Named(const YAML::Node& root, const char* list, const std::string& name,
+                           const char* what, std::size_t* index) const {
+    const YAML::Node entries = Child(root, list);
+    if (entries.IsDefined() && !entries.IsNull() && !entries.IsSequence()) {
+      return Error<YAML::Node>(path, list, "expected a list");
+    }
+    if (entries.IsSequence()) {
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        const YAML::Node entry_name = Child(entries[i], "name");
+        if (entry_name.IsScalar() && entry_name.Scalar() == name) {
+          *index = i;
+          return Result<YAML::Node>(boost::system::in_place_value, entries[i]);
+        }
+      }
+    }
+    return Error<YAML::Node>(path, list, std::string("no ") + what + " named \"" + name + "\"");
+  }
+
+  Result<ClusterAccess> Read(const YAML::Node& root, const std::string& requested_context) const {
+    ClusterAccess access;
+    access.source = path;
+
+    std::string context_name = requested_context;
+    if (context_name.empty()) {
+      const YAML::Node current = Child(root, "current-context");
+      if (current.IsDefined() && !current.IsNull()) {
+        auto name = String(current, "current-context");
+        if (!name) return Result<ClusterAccess>(boost::system::in_place_error, name.error());
+        context_name = *name;
+      }
+      if (context_name.empty()) {
+        return Error<ClusterAccess>(path, "current-context",
+                                    "is not set; name a context explicitly");
+      }
+    }
+    std::size_t context_index = 0;
+    auto context_entry = Named(root, "contexts", context_name, "context", &context_index);
+    if (!context_entry) {
+      return Result<ClusterAccess>(boost::system::in_place_error, context_entry.error());
+    }
+    const std::string context_key = "contexts[" + std::to_string(context_index) + "].context";
+    const YAML::Node context = Child(*context_entry, "context");
+    if (!context.IsMap()) return Error<ClusterAccess>(path, context_key, "expected a map");
+
+    // Cluster: where the server is and how to trust it.
+    const YAML::Node cluster_ref = Child(context, "cluster");
+    if (!cluster_ref.IsScalar() || cluster_ref.Scalar().empty()) {
+      return Error<ClusterAccess>(path, context_key + ".cluster", "missing; expected a cluster name");
+    }
+    std::size_t cluster_index = 0;
+    auto cluster_entry = Named(root, "clusters", cluster_ref.Scalar(), "cluster", &cluster_index);
+    if (!cluster_entry) {
+      return Result<ClusterAccess>(boost::system::in_place_error, cluster_entry.error());
+    }
+    const std::string cluster_key = "clusters[" + std::to_string(cluster_index) + "].cluster";
+    const YAML::Node cluster = Child(*cluster_entry, "cluster");
+    if (!cluster.IsMap()) return Error<ClusterAccess>(path, cluster_key, "expected a map");
+
+    const YAML::Node server = Child(cluster, "server");
+    if (!server.IsScalar() || server.Scalar().empty()) {
+      return Error<ClusterAccess>(path, cluster_key + ".server", "missing; expected https://host:port");
+    }
+    access.server = server.Scalar();
+
+    // Each -data field takes precedence over its file counterpart, as in client-go.
+    if (const YAML::Node data = Child(cluster, "certificate-authority-data"); data.IsDefined()) {
+      auto pem = Base64(data, cluster_key + ".certificate-authority-data");
+      if (!pem) return Result<ClusterAccess>(boost::system::in_place_error, pem.error());
+      access.ca_data = std::move(*pem);
+    } else if (const YAML::Node file = Child(cluster, "certificate-authority"); file.IsDefined()) {
+      auto ca_file = FilePath(file, cluster_key + ".certificate-authority");
+      if (!ca_file) return Result<ClusterAccess>(boost::system::in_place_error, ca_file.error());
+      access.ca_file = std::move(*ca_file);
+    }
+    if (const YAML::Node insecure = Child(cluster, "insecure-skip-tls-verify");
+        insecure.IsDefined() && !insecure.IsNull()) {
+      bool value = false;
+      if (!insecure.IsScalar() || !YAML::convert<bool>::decode(insecure, value)) {
+        return Error<ClusterAccess>(path, cluster_key + ".insecure-skip-tls-verify",
+                                    "expected true or false");
+      }
+      access.insecure_skip_tls_verify = value;
+    }
+
+    // User: how to authenticate. A context without a user is anonymous.
+    const YAML::Node user_ref = Child(context, "user");
+    if (!user_ref.IsDefined() || user_ref.IsNull() ||
+        (user_ref.IsScalar() && user_ref.Scalar().empty())) {
+      return Result<ClusterAccess>(boost::system::in_place_value, std::move(access));
+    }
+    if (!user_ref.IsScalar()) {
+      return Error<ClusterAccess>(path, context_key + ".user", "expected a user name");
+    }
+    std::size_t user_index = 0;
+    auto user_entry = Named(root, "users", user_ref.Scalar(), "user", &user_index);
+    if (!user_entry) return Result<ClusterAccess>(boost::system::in_place_error, user_entry.error());
+    const std::string user_key = "users[" + std::to_string(user_index) + "].user";
+    const YAML::Node user = Child(*user_entry, "user");
+    if (user.IsNull() || !user.IsDefined()) {
+      return Result<ClusterAccess>(boost::system::in_place_value, std::move(access));
+    }
+    if (!user.IsMap()) return Error<ClusterAccess>(path, user_key, "expected a map");
+
+    for (const char* plugin : {"exec", "auth-provider"}) {
+      if (Child(user, plugin).IsDefined()) {
+        return Error<ClusterAccess>(path, user_key + "." + plugin,
+                                    "not supported; use a token or client certificate");
+      }
+    }
+    for (const char* basic : {"username", "password"}) {
+      if (Child(user, basic).IsDefined()) {
+        return Error<ClusterAccess>(path, user_key + "." + basic,
+                                    "basic authentication is not supported; use a token or "
+                                    "client certificate");
+      }
+    }
+
+    if (const YAML::Node token = Child(user, "token"); token.IsDefined()) {
+      auto value = String(token, user_key + ".token");
+      if (!value) return Result<ClusterAccess>(boost::system::in_place_error, value.error());
+      access.token = Trim(*value);
+    }
+    if (const YAML::Node token_file = Child(user, "tokenFile"); token_file.IsDefined()) {
+      auto value = FilePath(token_file, user_key + ".tokenFile");
+      if (!value) return Result<ClusterAccess>(boost::system::in_place_error, value.error());
+      access.token_file = std::move(*value);
+    }
+
+    struct PemField {
+      const char* data_key;
+      const char* file_key;
+      std::string* data;
+      std::string* file;
+    };
+    const PemField fields[] = {
+        {"client-certificate-data", "client-certificate", &access.client_cert_data,
+         &access.client_cert_file},
+        {"client-key-data", "client-key", &access.client_key_data, &access.client_key_file},
+    };
+    for (const PemField& field : fields) {
+      if (const YAML::Node data = Child(user, field.data_key); data.IsDefined()) {
+        auto pem = Base64(data, user_key + "." + field.data_key);
+        if (!pem) return Result<ClusterAccess>(boost::system::in_place_error, pem.error());
+        *field.data = std::move(*pem);
+      } else if (const YAML::Node file = Child(user, field.file_key); file.IsDefined()) {
+        auto value = FilePath(file, user_key + "." + field.file_key);
+        if (!value) return Result<ClusterAccess>(boost::system::in_place_error, value.error());
+        *field.file = std::move(*value);
+      }
+    }
+    const bool has_cert = !access.client_cert_data.empty() || !access.client_cert_file.empty();
+    const bool has_key = !access.client_key_data.empty() || !access.client_key_file.empty();
+    if (has_cert != has_key) {
+      return Error<ClusterAccess>(path, user_key + (has_cert ? ".client-key" : ".client-certificate"),
+                                  "missing; a client certificate needs both certificate and key");
+    }
+    return Result<ClusterAccess>(boost::system::in_place_value, std::move(access));
+  }
+};
+
+// ---------------------------------------------------------------------------------------
+// Transport helpers
+
+std::string ErrorText(const error_code& ec) {
+  if (ec == beast::error::timeout) return "timed out";
+  return ec.message();
+}
+
+// After a failed handshake, OpenSSL's own verdict on the peer certificate, when it has one.
+std::string VerifyDetail(SSL* ssl) {
+  const long result = SSL_get_verify_result(ssl);
+  if (result == X509_V_OK) return "";
+  return std::string(" (") + X509_verify_cert_error_string(result) + ")";
+}
+
+struct Connection {
+  std::optional<ssl::stream<beast::tcp_stream>> tls;
+  std::optional<beast::tcp_stream> plain;
+  beast::flat_buffer buffer;
+
+  beast::tcp_stream& Tcp() { return tls ? tls->next_layer() : *plain; }
+  void Close() {
+    error_code ignored;
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Tcp().close();
+  }
+};
+
+using Request = http::request<http::empty_body>;
+
+// Reading a body stops on the TCP close of a response that ends at EOF; over TLS the peer
+// may skip close_notify, which is an error only when the message had a known length.
+template <class Parser>
+bool EndedAtEof(const error_code& ec, Parser& parser) {
+  if (ec != ssl::error::stream_truncated || !parser.need_eof()) return false;
+  error_code eof_error;
+  parser.put_eof(eof_error);
+  return !eof_error;
+}
+
+}  // namespace
+
+Result<ClusterAccess> InClusterAccess(const std::string& service_account_dir) {
+  const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+  if (host == nullptr || *host == '\0') {
+    return Error<ClusterAccess>("in-cluster", "KUBERNETES_SERVICE_HOST",
+                                "is not set; not running in a Kubernetes pod?");
+  }
+  const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
+  if (port == nullptr || *port == '\0') {
+    return Error<ClusterAccess>("in-cluster", "KUBERNETES_SERVICE_PORT",
+                                "is not set; not running in a Kubernetes pod?");
+  }
+  const std::string port_text = port;
+  const bool port_ok = port_text.size() <= 5 &&
+                       std::all_of(port_text.begin(), port_text.end(),
+                                   [](char c) { return c >= '0' && c <= '9'; }) &&
+                       std::stoul(port_text) >= 1 && std::stoul(port_text) <= 65535;
+  if (!port_ok) {
+    return Error<ClusterAccess>("in-cluster", "KUBERNETES_SERVICE_PORT",
+                                "\"" + port_text + "\" is not a port number (1-65535)");
+  }
+  ClusterAccess access;
+  access.source = "in-cluster";
+  const std::string host_text = host;
+  const bool ipv6 = host_text.find(':') != std::string::npos && host_text.front() != '[';
+  access.server = "https://" + (ipv6 ? "[" + host_text + "]" : host_text) + ":" + port_text;
+
+  const std::filesystem::path dir(service_account_dir);
+  access.token_file = (dir / "token").string();
+  auto token = ReadTextFile(access.token_file);
+  if (!token) {
+    return Error<ClusterAccess>(access.token_file, "",
+                                "service-account token: " + token.error().reason);
+  }
+  if (Trim(*token).empty()) {
+    return Error<ClusterAccess>(access.token_file, "", "service-account token is empty");
+  }
+  access.ca_file = (dir / "ca.crt").string();
+  return Result<ClusterAccess>(boost::system::in_place_value, std::move(access));
+}
+
+Result<ClusterAccess> KubeconfigAccess(const std::string& path, const std::string& context) {
+  auto text = ReadTextFile(path);
+  if (!text) return Result<ClusterAccess>(boost::system::in_place_error, text.error());
+  YAML::Node root;
+  try {
+    root = YAML::Load(*text);
+  } catch (const YAML::Exception& e) {
+    return Error<ClusterAccess>(path, "", std::string("invalid YAML: ") + e.what());
+  }
+  if (!root.IsMap()) return Error<ClusterAccess>(path, "", "expected a kubeconfig (a YAML map)");
+  KubeconfigReader reader{path, std::filesystem::path(path).parent_path()};
+  try {
+    return reader.Read(root, context);
+  } catch (const YAML::Exception& e) {
+    return Error<ClusterAccess>(path, "", std::string("invalid kubeconfig: ") + e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// KubeClient
+
+struct KubeClient::Impl {
+  explicit Impl(boost::asio::io_context& io) : executor(io.get_executor()) {}
+
+  net::any_io_executor executor;
+  ClusterAccess access;
+  ssl::context tls_context{ssl::context::tls_client};
+  bool use_tls = true;
+  std::string host;         // without brackets: for resolving, SNI and verification
+  std::string port;         // decimal
+  std::string host_header;  // "host[:port]", IPv6 in brackets
+  std::string path_prefix;  // a server URL's path ("/k8s/clusters/x"), without trailing '/'
+
+  std::mutex mutex;  // guards the members below
+  std::vector<std::unique_ptr<Connection>> idle;
+  std::string token;
+  struct FileStamp {
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = -1;
+    timespec mtime{};
+    timespec ctime{};
+    bool operator==(const FileStamp& other) const {
+      return device == other.device && inode == other.inode && size == other.size &&
+             mtime.tv_sec == other.mtime.tv_sec && mtime.tv_nsec == other.mtime.tv_nsec &&
+             ctime.tv_sec == other.ctime.tv_sec && ctime.tv_nsec == other.ctime.tv_nsec;
+    }
+  };
+  FileStamp token_stamp;
+  Clock::time_point token_read_at;
+
+  static std::optional<FileStamp> Stamp(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return FileStamp{st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim};
+  }
+
+  // Reads the token file; false (with `error`) when it cannot be read or is empty.
+  bool LoadTokenFile(std::string* error) {
+    const auto stamp = Stamp(access.token_file);
+    auto text = ReadTextFile(access.token_file);
+    if (!text) {
+      *error = text.error().Message();
+      return false;
+    }
+    std::string value = Trim(*text);
+    if (value.empty()) {
+      *error = access.token_file + ": token file is empty";
+      return false;
+    }
+    token = std::move(value);
+    token_stamp = stamp.value_or(FileStamp{});
+    token_read_at = Clock::now();
+    return true;
+  }
+
+  // The bearer token for the next request. A token file is re-read when it changes (a
+  // stat per request) or has not been read for a minute; while it cannot be read (a
+  // rotation in progress) the last good token stays in use.
+  std::string CurrentToken() {
+    std::lock_guard lock(mutex);
+    if (access.token_file.empty()) return token;
+    const auto stamp = Stamp(access.token_file);
+    if (stamp && (!(*stamp == token_stamp) || Clock::now() - token_read_at >= kTokenMaxAge)) {
+      std::string ignored;
+      LoadTokenFile(&ignored);
+    }
+    return token;
+  }
+
+  std::unique_ptr<Connection> TakeIdle() {
+    std::lock_guard lock(mutex);
+    if (idle.empty()) return nullptr;
+    auto connection = std::move(idle.back());
+    idle.pop_back();
+    return connection;
+  }
+
+  void PutIdle(std::unique_ptr<Connection> connection) {
+    connection->Tcp().expires_never();
+    std::lock_guard lock(mutex);
+    if (idle.size() < kMaxIdleConnections) idle.push_back(std::move(connection));
+  }
+
+  Request MakeRequest(const std::string& target) {
+    Request request{http::verb::get, path_prefix + target, 11};
+    request.set(http::field::host, host_header);
+    request.set(http::field::accept, "application/json");
+    request.set(http::field::user_agent, kUserAgent);
+    const std::string bearer = CurrentToken();
+    if (!bearer.empty()) request.set(http::field::authorization, "Bearer " + bearer);
+    return request;
+  }
+
+  std::string Endpoint() const { return host_header; }
+
+  // A connected (and, for https, handshaken) connection, or nullptr with `error` set.
+  net::awaitable<std::unique_ptr<Connection>> Connect(Clock::time_point deadline,
+                                                      std::string& error) {
+    auto connection = std::make_unique<Connection>();
+    if (use_tls) {
+      connection->tls.emplace(executor, tls_context);
+    } else {
+      connection->plain.emplace(executor);
+    }
+    error_code ec;
+    std::vector<tcp::endpoint> endpoints;
+    const auto port_number = static_cast<unsigned short>(std::stoul(port));
+    if (const auto address = net::ip::make_address(host, ec); !ec) {
+      endpoints.emplace_back(address, port_number);
+    } else {
+      ec = {};
+      tcp::resolver resolver(executor);
+      const auto results =
+          co_await resolver.async_resolve(host, port, net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        error = "resolve " + host + ": " + ErrorText(ec);
+        co_return nullptr;
+      }
+      for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+    }
+
+    const auto connect_deadline = std::min(deadline, Clock::now() + kConnectTimeout);
+    connection->Tcp().expires_at(connect_deadline);
+    co_await connection->Tcp().async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      error = "connect " + Endpoint() + ": " + ErrorText(ec);
+      co_return nullptr;
+    }
+    connection->Tcp().socket().set_option(tcp::no_delay(true), ec);
+    ec = {};
+
+    if (connection->tls) {
+      SSL* ssl = connection->tls->native_handle();
+      // SNI carries names only (RFC 6066); an IP literal is verified but not sent.
+      if (net::ip::make_address(host, ec); ec) {
+        SSL_set_tlsext_host_name(ssl, host.c_str());
+      }
+      ec = {};
+      connection->Tcp().expires_at(std::min(deadline, Clock::now() + kConnectTimeout));
+      co_await connection->tls->async_handshake(ssl::stream_base::client,
+                                                net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        error = "TLS handshake with " + Endpoint() + ": " + ErrorText(ec) + VerifyDetail(ssl);
+        co_return nullptr;
+      }
+    }
+    co_return connection;
+  }
+
+  net::awaitable<error_code> Write(Connection& connection, Request& request) {
+    error_code ec;
+    if (connection.tls) {
+      co_await http::async_write(*connection.tls, request,
+                                 net::redirect_error(net::use_awaitable, ec));
+    } else {
+      co_await http::async_write(*connection.plain, request,
+                                 net::redirect_error(net::use_awaitable, ec));
+    }
+    co_return ec;
+  }
+
+  template <class Parser>
+  net::awaitable<error_code> Read(Connection& connection, Parser& parser) {
+    error_code ec;
+    if (connection.tls) {
+      co_await http::async_read(*connection.tls, connection.buffer, parser,
+                                net::redirect_error(net::use_awaitable, ec));
+    } else {
+      co_await http::async_read(*connection.plain, connection.buffer, parser,
+                                net::redirect_error(net::use_awaitable, ec));
+    }
+    if (ec && EndedAtEof(ec, parser)) ec = {};
+    co_return ec;
+  }
+
+  template <class Parser>
+  net::awaitable<error_code> ReadHeader(Connection& connection, Parser& parser) {
+    error_code ec;
+    if (connection.tls) {
+      co_await http::async_read_header(*connection.tls, connection.buffer, parser,
+                                       net::redirect_error(net::use_awaitable, ec));
+    } else {
+      co_await http::async_read_header(*connection.plain, connection.buffer, parser,
+                                       net::redirect_error(net::use_awaitable, ec));
+    }
+    co_return ec;
+  }
+
+  // Some body bytes into `space`; how many arrived goes to `received`.
+  net::awaitable<error_code> ReadBodySome(Connection& connection,
+                                          http::response_parser<http::buffer_body>& parser,
+                                          std::vector<char>& space, std::size_t& received) {
+    parser.get().body().data = space.data();
+    parser.get().body().size = space.size();
+    error_code ec;
+    if (connection.tls) {
+      co_await http::async_read_some(*connection.tls, connection.buffer, parser,
+                                     net::redirect_error(net::use_awaitable, ec));
+    } else {
+      co_await http::async_read_some(*connection.plain, connection.buffer, parser,
+                                     net::redirect_error(net::use_awaitable, ec));
+    }
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec && EndedAtEof(ec, parser)) ec = {};
+    received = space.size() - parser.get().body().size;
+    co_return ec;
+  }
+
+  net::awaitable<KubeResponse> DoGet(std::string target) {
+    const auto deadline = Clock::now() + kRequestTimeout;
+    Request request = MakeRequest(target);
+    bool allow_reuse = true;
+    for (;;) {
+      std::unique_ptr<Connection> connection = allow_reuse ? TakeIdle() : nullptr;
+      const bool reused = connection != nullptr;
+      if (!connection) {
+        std::string error;
+        connection = co_await Connect(deadline, error);
+        if (!connection) co_return KubeResponse{0, "", std::move(error)};
+      }
+      connection->Tcp().expires_at(deadline);
+      error_code ec = co_await Write(*connection, request);
+      if (ec && reused) {  // the server closed the idle connection: try a fresh one
+        allow_reuse = false;
+        continue;
+      }
+      if (ec) co_return KubeResponse{0, "", "send GET " + target + ": " + ErrorText(ec)};
+
+      http::response_parser<http::string_body> parser;
+      parser.header_limit(kMaxHeader);
+      parser.body_limit(kMaxGetBody);
+      ec = co_await Read(*connection, parser);
+      if (ec && reused && !parser.got_some() && ec != beast::error::timeout) {
+        allow_reuse = false;
+        continue;
+      }
+      if (ec) {
+        co_return KubeResponse{0, "", "read response to GET " + target + ": " + ErrorText(ec)};
+      }
+      http::response<http::string_body> response = parser.release();
+      if (response.keep_alive() && connection->buffer.size() == 0) {
+        PutIdle(std::move(connection));
+      } else {
+        connection->Close();
+      }
+      co_return KubeResponse{response.result_int(), std::move(response.body()), ""};
+    }
+  }
+
+  net::awaitable<KubeResponse> DoStream(std::string target,
+                                        std::function<bool(std::string_view line)> on_line,
+                                        std::chrono::milliseconds idle_timeout) {
+    const auto deadline = Clock::now() + kRequestTimeout;
+    Request request = MakeRequest(target);
+    std::string error;
+    std::unique_ptr<Connection> connection = co_await Connect(deadline, error);
+    if (!connection) co_return KubeResponse{0, "", std::move(error)};
+
+    connection->Tcp().expires_at(deadline);
+    error_code ec = co_await Write(*connection, request);
+    if (ec) co_return KubeResponse{0, "", "send GET " + target + ": " + ErrorText(ec)};
+
+    http::response_parser<http::buffer_body> parser;
+    parser.header_limit(kMaxHeader);
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // a watch never ends
+    ec = co_await ReadHeader(*connection, parser);
+    if (ec) {
+      co_return KubeResponse{0, "", "read response to GET " + target + ": " + ErrorText(ec)};
+    }
+    const unsigned status = parser.get().result_int();
+    std::vector<char> space(kReadChunk);
+    std::size_t received = 0;
+
+    if (status != 200) {  // an error Status object: read it whole, bounded in size and time
+      std::string body;
+      while (!parser.is_done() && body.size() < kMaxErrorBody) {
+        ec = co_await ReadBodySome(*connection, parser, space, received);
+        if (ec) {
+          co_return KubeResponse{0, "",
+                                 "read response to GET " + target + ": " + ErrorText(ec)};
+        }
+        body.append(space.data(), std::min(received, kMaxErrorBody - body.size()));
+      }
+      connection->Close();
+      co_return KubeResponse{status, std::move(body), ""};
+    }
+
+    std::string pending;  // bytes after the last newline
+    std::size_t scanned = 0;
+    while (!parser.is_done()) {
+      connection->Tcp().expires_after(idle_timeout);
+      ec = co_await ReadBodySome(*connection, parser, space, received);
+      if (ec == beast::error::timeout) co_return KubeResponse{200, "", "idle timeout"};
+      if (ec) co_return KubeResponse{0, "", "read stream of GET " + target + ": " + ErrorText(ec)};
+      pending.append(space.data(), received);
+      std::size_t start = 0;
+      for (std::size_t newline; (newline = pending.find('\n', scanned)) != std::string::npos;) {
+        const std::string_view line(pending.data() + start, newline - start);
+        start = scanned = newline + 1;
+        if (!line.empty() && !on_line(line)) {
+          connection->Close();
+          co_return KubeResponse{200, "", ""};
+        }
+      }
+      pending.erase(0, start);
+      scanned = pending.size();
+      if (pending.size() > kMaxLine) {
+        connection->Close();
+        co_return KubeResponse{200, "", "line longer than 16 MiB in stream of GET " + target};
+      }
+    }
+    // The server ended the body; a final line without its newline is still a whole line.
+    if (!pending.empty()) on_line(pending);
+    connection->Close();
+    co_return KubeResponse{200, "", ""};
+  }
+};
+
+Result<std::unique_ptr<KubeClient>> KubeClient::Create(boost::asio::io_context& io,
+                                                       ClusterAccess access) {
+  using Out = std::unique_ptr<KubeClient>;
+  const std::string source = access.source.empty() ? "cluster access" : access.source;
+  try {
+    auto impl = std::make_unique<Impl>(io);
+
+    // The server URL.
+    const auto url = boost::urls::parse_uri(access.server);
+    if (!url) {
+      return Error<Out>(source, "server",
+                        "\"" + access.server + "\" is not a URL; expected https://host:port");
+    }
+    const std::string scheme(url->scheme());
+    if (scheme != "https" && scheme != "http") {
+      return Error<Out>(source, "server",
+                        "\"" + access.server + "\": scheme must be https (or http)");
+    }
+    impl->use_tls = scheme == "https";
+    impl->host = url->host_address();
+    if (impl->host.empty()) {
+      return Error<Out>(source, "server", "\"" + access.server + "\" has no host");
+    }
+    if (url->has_userinfo() || url->has_query() || url->has_fragment()) {
+      return Error<Out>(source, "server",
+                        "\"" + access.server + "\": expected scheme://host[:port][/path] only");
+    }
+    const bool ipv6 = url->host_type() == boost::urls::host_type::ipv6;
+    const std::string host_for_header = ipv6 ? "[" + impl->host + "]" : impl->host;
+    if (url->has_port() && !url->port().empty()) {
+      if (url->port_number() == 0) {
+        return Error<Out>(source, "server", "\"" + access.server + "\" has an invalid port");
+      }
+      impl->port = std::to_string(url->port_number());
+      impl->host_header = host_for_header + ":" + impl->port;
+    } else {
+      impl->port = impl->use_tls ? "443" : "80";
+      impl->host_header = host_for_header;
+    }
+    impl->path_prefix = std::string(url->encoded_path());
+    while (!impl->path_prefix.empty() && impl->path_prefix.back() == '/') {
+      impl->path_prefix.pop_back();
+    }
+
+    // TLS: 1.2 or later; verify the server against the given CA (or the system roots)
+    // and its certificate against the host name or IP address.
+    ssl::context& tls = impl->tls_context;
+    SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
+    tls.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+    error_code ec;
+    if (access.insecure_skip_tls_verify) {
+      tls.set_verify_mode(ssl::verify_none);
+    } else {
+      tls.set_verify_mode(ssl::verify_peer);
+      if (!access.ca_data.empty()) {
+        tls.add_certificate_authority(net::buffer(access.ca_data), ec);
+        if (ec) {
+          return Error<Out>(source, "certificate-authority-data",
+                            "no usable PEM certificate: " + ec.message());
+        }
+      }
+      if (!access.ca_file.empty()) {
+        std::string contents;
+        if (auto text = ReadTextFile(access.ca_file); !text) {
+          return Error<Out>(access.ca_file, "", "CA certificate: " + text.error().reason);
+        } else {
+          contents = std::move(*text);
+        }
+        tls.add_certificate_authority(net::buffer(contents), ec);
+        if (ec) {
+          return Error<Out>(access.ca_file, "", "no usable PEM CA certificate: " + ec.message());
+        }
+      }
+      if (access.ca_data.empty() && access.ca_file.empty()) {
+        tls.set_default_verify_paths(ec);
+        if (ec) return Error<Out>(source, "", "cannot load system CA roots: " + ec.message());
+      }
+      tls.set_verify_callback(ssl::host_name_verification(impl->host), ec);
+      if (ec) return Error<Out>(source, "", "cannot set up verification: " + ec.message());
+    }
+
+    // Client certificate: data takes precedence over files.
+    const bool has_cert = !access.client_cert_data.empty() || !access.client_cert_file.empty();
+    const bool has_key = !access.client_key_data.empty() || !access.client_key_file.empty();
+    if (has_cert != has_key) {
+      return Error<Out>(source, has_cert ? "client-key" : "client-certificate",
+                        "missing; a client certificate needs both certificate and key");
+    }
+    if (has_cert) {
+      if (!access.client_cert_data.empty()) {
+        tls.use_certificate_chain(net::buffer(access.client_cert_data), ec);
+        if (ec) return Error<Out>(source, "client-certificate-data", "not a PEM certificate: " + ec.message());
+      } else {
+        tls.use_certificate_chain_file(access.client_cert_file, ec);
+        if (ec) {
+          return Error<Out>(access.client_cert_file, "",
+                            "cannot load client certificate: " + ec.message());
+        }
+      }
+      if (!access.client_key_data.empty()) {
+        tls.use_private_key(net::buffer(access.client_key_data), ssl::context::pem, ec);
+        if (ec) return Error<Out>(source, "client-key-data", "not a PEM private key: " + ec.message());
+      } else {
+        tls.use_private_key_file(access.client_key_file, ssl::context::pem, ec);
+        if (ec) {
+          return Error<Out>(access.client_key_file, "", "cannot load client key: " + ec.message());
+        }
+      }
+      if (SSL_CTX_check_private_key(tls.native_handle()) != 1) {
+        return Error<Out>(source, "client-key", "does not match the client certificate");
+      }
+    }
+
+    impl->access = std::move(access);
+    if (!impl->access.token_file.empty()) {
+      std::string error;
+      if (!impl->LoadTokenFile(&error)) return Error<Out>(impl->access.token_file, "", error);
+    } else {
+      impl->token = Trim(impl->access.token);
+    }
+    return Result<Out>(boost::system::in_place_value, Out(new KubeClient(std::move(impl))));
+  } catch (const std::exception& e) {
+    return Error<Out>(source, "", std::string("cannot create the API client: ") + e.what());
+  }
+}
+
+KubeClient::KubeClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+KubeClient::~KubeClient() = default;
+
+boost::asio::awaitable<KubeResponse> KubeClient::Get(std::string target) {
+  std::string failure;
+  try {
+    co_return co_await impl_->DoGet(std::move(target));
+  } catch (const std::exception& e) {
+    failure = std::string("GET failed: ") + e.what();
+  }
+  co_return KubeResponse{0, "", std::move(failure)};
+}
+
+boost::asio::awaitable<KubeResponse> KubeClient::Stream(
+    std::string target, std::function<bool(std::string_view line)> on_line,
+    std::chrono::milliseconds idle_timeout) {
+  std::string failure;
+  try {
+    co_return co_await impl_->DoStream(std::move(target), std::move(on_line), idle_timeout);
+  } catch (const std::exception& e) {
+    failure = std::string("watch failed: ") + e.what();
+  }
+  co_return KubeResponse{0, "", std::move(failure)};
+}
+
+std::string KubeClient::Describe() const { return impl_->access.server; }
+
+}  // namespace dg::k8s

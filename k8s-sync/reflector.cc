@@ -1,0 +1,235 @@
+#include "k8s-sync/reflector.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <cstdio>
+
+namespace dg::k8s {
+namespace {
+
+std::string Encode(const std::string& value) { return boost::urls::encode(value, boost::urls::unreserved_chars); }
+
+const boost::json::object* ObjectAt(const boost::json::object& parent, std::string_view key) {
+  const boost::json::value* value = parent.if_contains(key);
+  return value != nullptr ? value->if_object() : nullptr;
+}
+
+std::string StringAt(const boost::json::object* parent, std::string_view key) {
+  if (parent == nullptr) return "";
+  const boost::json::value* value = parent->if_contains(key);
+  return value != nullptr && value->is_string() ? std::string(value->get_string()) : "";
+}
+
+int64_t StatusCode(const boost::json::object& status) {
+  const boost::json::value* code = status.if_contains("code");
+  return code != nullptr && code->is_int64() ? code->get_int64() : 0;
+}
+
+}  // namespace
+
+bool ParseWatchEventType(std::string_view text, WatchEventType* type) {
+  if (text == "ADDED") {
+    *type = WatchEventType::kAdded;
+  } else if (text == "MODIFIED") {
+    *type = WatchEventType::kModified;
+  } else if (text == "DELETED") {
+    *type = WatchEventType::kDeleted;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+Reflector::Reflector(boost::asio::io_context& io, KubeTransport& transport, ReflectorOptions options,
+                     ReflectorHandler& handler)
+    : io_(io),
+      transport_(transport),
+      options_(std::move(options)),
+      handler_(handler),
+      random_(options_.random_seed != 0 ? options_.random_seed : std::random_device{}()),
+      backoff_timer_(io) {}
+
+void Reflector::Start() {
+  boost::asio::co_spawn(io_, Run(), boost::asio::detached);
+}
+
+void Reflector::Stop() {
+  *stopped_ = true;
+  backoff_timer_.cancel();
+}
+
+void Reflector::RecordError(std::string message) {
+  ++stats_.errors;
+  ++consecutive_failures_;
+  stats_.last_error_at = std::chrono::system_clock::now();
+  // One line per distinct failure: a server down for an hour is not an hour of logs.
+  if (message != stats_.last_error) {
+    std::fprintf(stderr, "dscp-gateway: k8s %s: %s\n", options_.resource_path.c_str(), message.c_str());
+    std::fflush(stderr);
+  }
+  stats_.last_error = std::move(message);
+}
+
+std::string Reflector::Query(bool watch, const std::string& continue_token) {
+  std::string query;
+  auto add = [&query](const char* key, const std::string& value) {
+    query += query.empty() ? '?' : '&';
+    query += key;
+    query += '=';
+    query += Encode(value);
+  };
+  if (!options_.field_selector.empty()) add("fieldSelector", options_.field_selector);
+  if (!options_.label_selector.empty()) add("labelSelector", options_.label_selector);
+  if (watch) {
+    add("watch", "1");
+    add("resourceVersion", stats_.resource_version);
+    add("allowWatchBookmarks", "true");
+    const uint64_t base = static_cast<uint64_t>(options_.watch_timeout.count());
+    add("timeoutSeconds", std::to_string(base + (base == 0 ? 0 : random_() % base)));
+  } else {
+    add("limit", std::to_string(options_.page_size));
+    if (!continue_token.empty()) add("continue", continue_token);
+  }
+  return options_.resource_path + query;
+}
+
+boost::asio::awaitable<void> Reflector::Backoff() {
+  const uint32_t exponent = std::min<uint32_t>(consecutive_failures_ == 0 ? 0 : consecutive_failures_ - 1, 16);
+  const std::chrono::milliseconds ceiling =
+      std::min<std::chrono::milliseconds>(options_.backoff_max, options_.backoff_initial * (1LL << exponent));
+  // Full jitter in [ceiling/2, ceiling]: spreads reconnects of a fleet after an outage.
+  const auto half = ceiling / 2;
+  const auto delay = half + std::chrono::milliseconds(
+      half.count() == 0 ? 0 : static_cast<int64_t>(random_() % static_cast<uint64_t>(half.count() + 1)));
+  backoff_timer_.expires_after(delay);
+  boost::system::error_code ignored;
+  co_await backoff_timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+}
+
+boost::asio::awaitable<bool> Reflector::ListAll() {
+  std::vector<boost::json::object> items;
+  std::string continue_token;
+  std::string list_version;
+  do {
+    const KubeResponse response = co_await transport_.Get(Query(false, continue_token));
+    if (*stopped_) co_return false;
+    if (response.status == 410 && !continue_token.empty()) {
+      // The continue token expired mid-list: start over for a consistent snapshot.
+      RecordError("list continue token expired (410); listing again from the start");
+      items.clear();
+      continue_token.clear();
+      continue;
+    }
+    if (!response.ok()) {
+      RecordError(response.status == 0 ? response.error
+                                       : "list: HTTP " + std::to_string(response.status) + ": " +
+                                             response.body.substr(0, 300));
+      co_return false;
+    }
+    boost::system::error_code parse_error;
+    boost::json::value document = boost::json::parse(response.body, parse_error);
+    if (parse_error || !document.is_object()) {
+      RecordError("list: malformed JSON: " + parse_error.message());
+      co_return false;
+    }
+    boost::json::object& list = document.as_object();
+    const boost::json::object* metadata = ObjectAt(list, "metadata");
+    list_version = StringAt(metadata, "resourceVersion");
+    continue_token = StringAt(metadata, "continue");
+    if (boost::json::value* list_items = list.if_contains("items"); list_items != nullptr && list_items->is_array()) {
+      for (boost::json::value& item : list_items->as_array()) {
+        if (item.is_object()) items.push_back(std::move(item.as_object()));
+      }
+    }
+  } while (!continue_token.empty());
+  stats_.resource_version = list_version;
+  if (stats_.lists++ != 0) ++stats_.relists;
+  handler_.OnReplace(std::move(items));
+  stats_.synced = true;
+  consecutive_failures_ = 0;
+  co_return true;
+}
+
+boost::asio::awaitable<bool> Reflector::WatchOnce() {
+  bool relist = false;
+  bool stream_error = false;
+  auto on_line = [&](std::string_view line) -> bool {
+    const auto received = std::chrono::steady_clock::now();
+    boost::system::error_code parse_error;
+    boost::json::value event = boost::json::parse(line, parse_error);
+    const boost::json::object* event_object = event.if_object();
+    const boost::json::object* object = event_object != nullptr ? ObjectAt(*event_object, "object") : nullptr;
+    if (parse_error || object == nullptr) {
+      // Events before it were applied; re-watch from the last good resourceVersion.
+      RecordError("watch: malformed event line, re-watching from " + stats_.resource_version);
+      stream_error = true;
+      return false;
+    }
+    const std::string type = StringAt(event_object, "type");
+    if (type == "ERROR") {
+      if (StatusCode(*object) == 410) {
+        RecordError("watch: resourceVersion " + stats_.resource_version + " too old (410 Gone); relisting");
+        relist = true;
+      } else {
+        RecordError("watch: error event: " + StringAt(object, "message"));
+        stream_error = true;
+      }
+      return false;
+    }
+    const std::string version = StringAt(ObjectAt(*object, "metadata"), "resourceVersion");
+    if (type == "BOOKMARK") {
+      ++stats_.bookmarks;
+      if (!version.empty()) stats_.resource_version = version;
+      return true;
+    }
+    WatchEventType event_type;
+    if (!ParseWatchEventType(type, &event_type)) {
+      RecordError("watch: unknown event type '" + type + "'");
+      return true;
+    }
+    handler_.OnEvent(event_type, *object, received);
+    ++stats_.events;
+    stats_.last_event_at = std::chrono::system_clock::now();
+    if (!version.empty()) stats_.resource_version = version;
+    consecutive_failures_ = 0;
+    return true;
+  };
+  const KubeResponse response =
+      co_await transport_.Stream(Query(true, ""), on_line, options_.idle_timeout);
+  if (*stopped_ || relist) co_return relist;
+  ++stats_.watch_restarts;
+  if (response.status == 410) {
+    RecordError("watch: 410 Gone; relisting");
+    co_return true;
+  }
+  if (!response.ok() && !stream_error) {
+    RecordError(response.status == 0 ? "watch: " + response.error
+                                     : "watch: HTTP " + std::to_string(response.status) + ": " +
+                                           response.body.substr(0, 300));
+  } else if (!stream_error && response.ok()) {
+    co_return false;  // the server ended the watch at timeoutSeconds: reopen at once
+  }
+  co_await Backoff();
+  co_return false;
+}
+
+boost::asio::awaitable<void> Reflector::Run() {
+  auto stopped = stopped_;  // outlives `this` being stopped mid-await
+  while (!*stopped) {
+    if (!co_await ListAll()) {
+      if (*stopped) break;
+      co_await Backoff();
+      continue;
+    }
+    while (!*stopped) {
+      if (co_await WatchOnce()) break;  // relist
+    }
+  }
+}
+
+}  // namespace dg::k8s
