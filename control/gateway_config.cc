@@ -399,7 +399,7 @@ class GatewayConfigParser {
   SectionError ParseKubernetes(const YAML::Node& root, GatewayConfig& config) const {
     const auto section = Section(root, "kubernetes",
                                  {"enabled", "kubeconfig", "context", "nodeName", "allPods", "configMap",
-                                  "namespaceClassLabel", "watchTimeoutSeconds", "pageSize"});
+                                  "namespaceClassLabel", "watchTimeoutSeconds", "idleTimeoutSeconds", "pageSize"});
     if (!section) return section.error();
     if (!section->IsDefined()) return std::nullopt;
     GatewayConfig::Kubernetes& kubernetes = config.kubernetes;
@@ -431,6 +431,7 @@ class GatewayConfigParser {
     }
     for (auto [key, target, low, high] :
          {std::tuple{"watchTimeoutSeconds", &kubernetes.watch_timeout_seconds, 10u, 3600u},
+          std::tuple{"idleTimeoutSeconds", &kubernetes.idle_timeout_seconds, 1u, 3600u},
           std::tuple{"pageSize", &kubernetes.page_size, 1u, 10000u}}) {
       if (!IsPresent((*section)[key])) continue;
       auto value = Unsigned((*section)[key], ChildPath("kubernetes", key), low, high);

@@ -43,6 +43,7 @@ struct GatewayConfig {
     std::string config_map_name = "dscp-gateway-priorities";  // empty: do not watch
     std::string namespace_class_label = "dscp-gateway.io/class";  // empty: do not watch
     uint32_t watch_timeout_seconds = 300;
+    uint32_t idle_timeout_seconds = 90;  // a watch silent this long is presumed dead
     uint32_t page_size = 500;
   } kubernetes;
 

@@ -135,28 +135,38 @@ void ControlPlane::Tick() {
 }
 
 void ControlPlane::ReloadPolicyFiles(const char* trigger, bool force) {
-  auto reject = [&](const ConfigError& error) { RejectPolicy(error, trigger); };
+  // Reads one file; an unreadable file is reported once (or on every SIGHUP), not every
+  // second, and a file that comes back unchanged clears its error.
+  auto read = [&](const std::string& path, const std::string& loaded) -> std::optional<std::string> {
+    auto text = ReadTextFile(path);
+    if (!text) {
+      if (unreadable_sources_.insert(path).second || force) RejectPolicy(text.error(), path, trigger);
+      return std::nullopt;
+    }
+    unreadable_sources_.erase(path);
+    if (!force && *text == loaded) {
+      ClearPolicyError(path);
+      return std::nullopt;
+    }
+    return *text;
+  };
   // With a ConfigMap watched, the cluster owns the policy; the file was only the start.
   if (!config_.priorities_path.empty() && !(kubernetes_ && kubernetes_->config_map() != nullptr)) {
-    auto text = ReadTextFile(config_.priorities_path);
-    if (!text) {
-      reject(text.error());
-    } else if (force || *text != priorities_text_) {
+    if (auto text = read(config_.priorities_path, priorities_text_)) {
       priorities_text_ = *text;  // a bad version is reported once, not every second
       ApplyPrioritiesText(*text, config_.priorities_path, trigger);
     }
   }
   if (!config_.pods_path.empty()) {
-    auto text = ReadTextFile(config_.pods_path);
-    if (!text) {
-      reject(text.error());
-    } else if (force || *text != pods_text_) {
+    if (auto text = read(config_.pods_path, pods_text_)) {
       pods_text_ = *text;
       auto pods = ParsePodList(*text, config_.pods_path);
       if (!pods) {
-        reject(pods.error());
+        RejectPolicy(pods.error(), config_.pods_path, trigger);
       } else {
         const PodSyncResult result = datapath_.pod_directory->ReplaceAll(BuildPodTableEntries(*pods));
+        ++policy_status_.reloads;
+        ClearPolicyError(config_.pods_path);
         std::fprintf(stderr, "dscp-gateway: pods reloaded (%s): %s: %u added, %u updated, %u removed, %u failed\n",
                      trigger, config_.pods_path.c_str(), result.added, result.updated, result.removed,
                      result.failed);
@@ -166,28 +176,61 @@ void ControlPlane::ReloadPolicyFiles(const char* trigger, bool force) {
   std::fflush(stderr);
 }
 
-void ControlPlane::RejectPolicy(const ConfigError& error, const char* trigger) {
+void ControlPlane::RejectPolicy(const ConfigError& error, const std::string& source, const char* trigger) {
   ++policy_status_.reload_errors;
   policy_status_.last_error = error.Message();
+  policy_status_.last_error_source = source;
   policy_status_.last_error_at = std::chrono::system_clock::now();
   std::fprintf(stderr, "dscp-gateway: policy reload (%s) rejected, previous policy stays: %s\n", trigger,
                policy_status_.last_error.c_str());
   std::fflush(stderr);
 }
 
+void ControlPlane::ClearPolicyError(const std::string& source) {
+  if (policy_status_.last_error_source != source) return;
+  policy_status_.last_error.clear();
+  policy_status_.last_error_source.clear();
+}
+
+namespace {
+
+void AddClassCounters(CounterTotals::Class& into, const CounterTotals::Class& from, int64_t sign) {
+  auto add = [sign](uint64_t& a, uint64_t b) { a = sign > 0 ? a + b : a - b; };
+  add(into.packets, from.packets);
+  add(into.bytes, from.bytes);
+  add(into.drops, from.drops);
+  add(into.sojourn_cycles_sum, from.sojourn_cycles_sum);
+  for (uint32_t b = 0; b <= kSojournBucketCount; ++b) add(into.sojourn_buckets[b], from.sojourn_buckets[b]);
+}
+
+}  // namespace
+
+void ControlPlane::FoldClassCountersByName() {
+  const WorkerCounters* workers[] = {datapath_.counters.get()};
+  const CounterTotals raw = SumCounters(workers, 1);
+  const PriorityPolicy& policy = datapath_.publisher->policy();
+  for (size_t c = 0; c < policy.classes.size(); ++c) {
+    CounterTotals::Class& base = class_base_by_name_[policy.classes[c].name];
+    AddClassCounters(base, raw.classes[c], +1);
+    AddClassCounters(base, class_positional_base_[c], -1);
+    class_positional_base_[c] = raw.classes[c];
+  }
+}
+
 void ControlPlane::ApplyPrioritiesText(const std::string& text, const std::string& source, const char* trigger) {
   auto policy = ParsePriorities(text, source);
   if (!policy) {
-    RejectPolicy(policy.error(), trigger);
+    RejectPolicy(policy.error(), source, trigger);
     return;
   }
+  FoldClassCountersByName();
   const std::string previous_hash = policy_status_.content_hash;
   datapath_.publisher->SetPolicy(std::move(*policy));
   ++policy_status_.reloads;
   policy_status_.priorities_path = source;
   policy_status_.content_hash = datapath_.publisher->policy().content_hash;
   policy_status_.loaded_at = std::chrono::system_clock::now();
-  policy_status_.last_error.clear();
+  ClearPolicyError(source);
   std::fprintf(stderr, "dscp-gateway: policy reloaded (%s): %s, hash %s -> %s\n", trigger, source.c_str(),
                previous_hash.c_str(), policy_status_.content_hash.c_str());
   std::fflush(stderr);
@@ -274,7 +317,15 @@ bool ControlPlane::Ready(std::string* why_not) const {
 
 CounterTotals ControlPlane::Totals() const {
   const WorkerCounters* workers[] = {datapath_.counters.get()};
-  return SumCounters(workers, 1);
+  CounterTotals totals = SumCounters(workers, 1);
+  const PriorityPolicy& policy = datapath_.publisher->policy();
+  for (size_t c = 0; c < policy.classes.size(); ++c) {
+    AddClassCounters(totals.classes[c], class_positional_base_[c], -1);
+    if (auto base = class_base_by_name_.find(policy.classes[c].name); base != class_base_by_name_.end()) {
+      AddClassCounters(totals.classes[c], base->second, +1);
+    }
+  }
+  return totals;
 }
 
 boost::json::object ControlPlane::StatsDocument() const {
@@ -474,7 +525,7 @@ std::string ControlPlane::MetricsText() const {
   out.Family("dscp_gateway_pod_table_capacity_entries", "gauge", "Pod addresses the table can hold.");
   out.Sample("dscp_gateway_pod_table_capacity_entries", {}, static_cast<uint64_t>(datapath_.pod_table->Capacity()));
 
-  out.Family("dscp_gateway_policy_reloads_total", "counter", "Policy or pod file reloads applied.");
+  out.Family("dscp_gateway_policy_reloads_total", "counter", "Policy (file or ConfigMap) and pod file reloads applied.");
   out.Sample("dscp_gateway_policy_reloads_total", {}, policy_status_.reloads);
   out.Family("dscp_gateway_policy_reload_errors_total", "counter",
              "Policy or pod file reloads rejected; the previous policy stayed in force.");

@@ -10,7 +10,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "control/gateway_config.h"
@@ -28,6 +30,7 @@ struct PolicyStatus {
   uint64_t reloads = 0;         // successful reloads after startup
   uint64_t reload_errors = 0;   // rejected files (the previous policy stayed)
   std::string last_error;       // file: key: reason of the last rejection, "" if none since
+  std::string last_error_source;  // the file or ConfigMap it came from; its next success clears it
   std::chrono::system_clock::time_point last_error_at;
 };
 
@@ -66,13 +69,19 @@ class ControlPlane {
   std::string MetricsText() const;
   bool Healthy() const;
   bool Ready(std::string* why_not) const;
+  // Summed worker counters, per-class series attributed by class name across reloads.
+  CounterTotals Totals() const;
 
  private:
   void ScheduleTick();
   void Tick();
   void WaitForSignal();
-  CounterTotals Totals() const;
-  void RejectPolicy(const ConfigError& error, const char* trigger);
+  void RejectPolicy(const ConfigError& error, const std::string& source, const char* trigger);
+  void ClearPolicyError(const std::string& source);
+  // Class counters live by queue position; before a policy may reorder or rename the
+  // classes, what each position counted is credited to its old name, so every
+  // per-class series stays monotonic under its own name.
+  void FoldClassCountersByName();
   boost::json::object KubernetesDocument() const;
 
   // Adapters from the Kubernetes caches to the datapath tables.
@@ -107,6 +116,9 @@ class ControlPlane {
   PolicyStatus policy_status_;
   std::string priorities_text_;  // what is loaded, to ignore writes that change nothing
   std::string pods_text_;
+  std::set<std::string> unreadable_sources_;  // reported once until readable again
+  std::map<std::string, CounterTotals::Class> class_base_by_name_;
+  CounterTotals::Class class_positional_base_[DG_MAX_CLASSES];
   uint64_t last_heartbeat_ = 0;
   std::chrono::steady_clock::time_point heartbeat_changed_at_;
   std::chrono::steady_clock::time_point next_reload_check_;

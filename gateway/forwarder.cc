@@ -70,6 +70,7 @@ Result<k8s::ClusterAccess> ResolveClusterAccess(const GatewayConfig& config, k8s
   options->config_map_name = kubernetes.config_map_name;
   options->namespace_class_label = kubernetes.namespace_class_label;
   options->watch_timeout = std::chrono::seconds(kubernetes.watch_timeout_seconds);
+  options->idle_timeout = std::chrono::seconds(kubernetes.idle_timeout_seconds);
   options->page_size = kubernetes.page_size;
   return kubernetes.kubeconfig.empty() ? k8s::InClusterAccess() : k8s::KubeconfigAccess(kubernetes.kubeconfig, kubernetes.context);
 }
@@ -178,11 +179,10 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
     std::printf("dscp-gateway: stopping: draining queues\n");
     rte_eal_wait_lcore(worker_lcore);
 
-    const WorkerCounters* workers[] = {(*datapath)->counters.get()};
     std::printf("dscp-gateway: final counters\n");
     PrintPortLine("kernel", *kernel_port);
     PrintPortLine("uplink", *uplink_port);
-    PrintCountersText(stdout, SumCounters(workers, 1), *(*datapath)->publisher);
+    PrintCountersText(stdout, control_plane.Totals(), *(*datapath)->publisher);
     std::fflush(stdout);
     StopPort(*kernel_port);
     StopPort(*uplink_port);
