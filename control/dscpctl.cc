@@ -63,7 +63,8 @@ constexpr const char* kUsage =
 Query a running dscp-gateway through its read-only REST API.
 
 commands:
-  status    health, readiness, uptime, policy source/hash/reloads, pod table fill, shaper
+  status    health, readiness, uptime, policy source/hash/reloads, pod table fill, shaper,
+            Kubernetes sync
   stats     rates from two /v1/stats samples --interval apart: per port, per class
             (throughput, drops, queue depth, sojourn), per namespace, unclassified frames
   pods      the pod table: ip, namespace, pod, class, dscp (sorted by namespace, pod)
@@ -265,6 +266,10 @@ const json::object& Object(const json::value* value) {
   return object ? *object : kEmpty;
 }
 
+std::string NumberOrDash(const json::value* value) {
+  return value == nullptr || value->is_null() ? std::string("-") : Format("%.1f", Number(value));
+}
+
 std::string OrDash(std::string text) { return text.empty() ? "-" : text; }
 
 // ---------------------------------------------------------------------------------------
@@ -312,18 +317,13 @@ bool ParseEndpoint(const std::string& text, Endpoint* endpoint, std::string* err
     *error = "'" + text + "': only http://HOST[:PORT][/PREFIX] is accepted";
     return false;
   }
-  switch (url.host_type()) {
-    case boost::urls::host_type::ipv6:
-      endpoint->host = url.host_address();
-      break;
-    case boost::urls::host_type::ipv4:
-    case boost::urls::host_type::name:
-      endpoint->host = url.host_address();
-      break;
-    default:
-      endpoint->host.clear();
-      break;
-  }
+  // host_address() is the address without IPv6 brackets; IPvFuture is not accepted.
+  const auto host_type = url.host_type();
+  endpoint->host = host_type == boost::urls::host_type::ipv4 ||
+                           host_type == boost::urls::host_type::ipv6 ||
+                           host_type == boost::urls::host_type::name
+                       ? url.host_address()
+                       : std::string();
   if (endpoint->host.empty()) {
     *error = "'" + text + "': no host (expected http://HOST:PORT)";
     return false;
@@ -519,6 +519,34 @@ std::string ShaperText(const json::value& stats) {
                                 Unsigned(Field(&stats, {"shaper", "framing_overhead_bytes"})));
 }
 
+// Kubernetes sync (stats.kubernetes), when the gateway is new enough to report it.
+void AddKubernetesFields(const json::value& stats, Fields* fields) {
+  const json::value* kubernetes = Field(&stats, {"kubernetes"});
+  if (kubernetes == nullptr) return;
+  if (!Bool(Field(kubernetes, {"enabled"}))) {
+    fields->Add("kubernetes", "off (pods from the static file)");
+    return;
+  }
+  fields->Add("kubernetes",
+              std::string(Bool(Field(kubernetes, {"synced"})) ? "synced" : "NOT synced") +
+                  " with " + OrDash(Text(Field(kubernetes, {"server"}))) + ", " +
+                  Count(Unsigned(Field(kubernetes, {"pods_cached"}))) + " pods cached, " +
+                  Count(Unsigned(Field(kubernetes, {"rejected_objects"}))) + " objects rejected, " +
+                  Format("mean lag %.3f s", Number(Field(kubernetes, {"sync_lag_mean_seconds"}))));
+  for (const json::value& watch : Array(Field(kubernetes, {"watches"}))) {
+    std::string line = std::string(Bool(Field(&watch, {"synced"})) ? "synced" : "NOT synced") +
+                       ", " + Count(Unsigned(Field(&watch, {"events"}))) + " events, " +
+                       Count(Unsigned(Field(&watch, {"relists"}))) + " relists, " +
+                       Count(Unsigned(Field(&watch, {"errors"}))) + " errors";
+    const std::string last_error = Text(Field(&watch, {"last_error"}));
+    if (!last_error.empty()) {
+      const std::string at = Text(Field(&watch, {"last_error_at"}));
+      line += "; last: " + last_error + (at.empty() ? "" : " (at " + at + ")");
+    }
+    fields->Add("  watch", Text(Field(&watch, {"resource"})) + ": " + line);
+  }
+}
+
 int Status(Client& client, const Options& options) {
   json::value health, ready, stats, policy;
   Failure failure;
@@ -573,6 +601,7 @@ int Status(Client& client, const Options& options) {
                                                          static_cast<double>(capacity))
                                : std::string()));
   fields.Add("shaper", ShaperText(stats));
+  AddKubernetesFields(stats, &fields);
   fields.Print(stdout);
   return healthy && is_ready ? kExitOk : kExitNotHealthy;
 }
@@ -583,6 +612,23 @@ double Delta(const json::value* before, const json::value* after) {
   const uint64_t a = Unsigned(before);
   const uint64_t b = Unsigned(after);
   return static_cast<double>(b >= a ? b - a : b);
+}
+
+// Mean queue sojourn of the packets sent between the samples. The gateway reports the
+// mean since start over every dequeued packet (each dequeue adds one sojourn sample), so
+// mean * packets is the running sum. null when the class sent nothing in between.
+json::value IntervalSojournMean(const json::value* before, const json::value& after) {
+  const uint64_t packets_after = Unsigned(Field(&after, {"packets"}));
+  const double mean_after = Number(Field(&after, {"sojourn_mean_us"}));
+  const uint64_t packets_before = Unsigned(Field(before, {"packets"}));
+  if (before == nullptr || packets_after < packets_before) {  // new class, or a restart
+    return packets_after == 0 ? json::value(nullptr) : json::value(mean_after);
+  }
+  if (packets_after == packets_before) return nullptr;
+  const double sum_delta =
+      mean_after * static_cast<double>(packets_after) -
+      Number(Field(before, {"sojourn_mean_us"})) * static_cast<double>(packets_before);
+  return std::max(0.0, sum_delta / static_cast<double>(packets_after - packets_before));
 }
 
 const json::value* FindByName(const json::value* list, std::string_view key,
@@ -624,16 +670,18 @@ json::object ComputeRates(const json::value& first, const json::value& second, d
   for (const json::value& b : Array(Field(&second, {"classes"}))) {
     const std::string name = Text(Field(&b, {"name"}));
     const json::value* a = FindByName(Field(&first, {"classes"}), "name", name);
-    classes.push_back(json::object{{"name", name},
-                                   {"dscp", Unsigned(Field(&b, {"dscp"}))},
-                                   {"max_rate_bps", Unsigned(Field(&b, {"max_rate_bps"}))},
-                                   {"pps", rate(Field(a, {"packets"}), Field(&b, {"packets"}))},
-                                   {"mbps", 8e-6 * rate(Field(a, {"bytes"}), Field(&b, {"bytes"}))},
-                                   {"drops_per_s", rate(Field(a, {"drops"}), Field(&b, {"drops"}))},
-                                   {"drops", Unsigned(Field(&b, {"drops"}))},
-                                   {"queue_depth", Unsigned(Field(&b, {"queue_depth"}))},
-                                   {"queue_peak_depth", Unsigned(Field(&b, {"queue_peak_depth"}))},
-                                   {"sojourn_mean_us", Number(Field(&b, {"sojourn_mean_us"}))}});
+    classes.push_back(
+        json::object{{"name", name},
+                     {"dscp", Unsigned(Field(&b, {"dscp"}))},
+                     {"max_rate_bps", Unsigned(Field(&b, {"max_rate_bps"}))},
+                     {"pps", rate(Field(a, {"packets"}), Field(&b, {"packets"}))},
+                     {"mbps", 8e-6 * rate(Field(a, {"bytes"}), Field(&b, {"bytes"}))},
+                     {"drops_per_s", rate(Field(a, {"drops"}), Field(&b, {"drops"}))},
+                     {"drops", Unsigned(Field(&b, {"drops"}))},
+                     {"queue_depth", Unsigned(Field(&b, {"queue_depth"}))},
+                     {"queue_peak_depth", Unsigned(Field(&b, {"queue_peak_depth"}))},
+                     {"sojourn_mean_us", IntervalSojournMean(a, b)},
+                     {"sojourn_mean_us_since_start", Number(Field(&b, {"sojourn_mean_us"}))}});
   }
   rates["classes"] = std::move(classes);
 
@@ -710,7 +758,7 @@ void PrintRates(const json::object& rates_object, const json::value& second,
                     Pps(Number(Field(&c, {"drops_per_s"}))), Count(Unsigned(Field(&c, {"drops"}))),
                     Count(Unsigned(Field(&c, {"queue_depth"}))),
                     Count(Unsigned(Field(&c, {"queue_peak_depth"}))),
-                    Format("%.1f", Number(Field(&c, {"sojourn_mean_us"})))});
+                    NumberOrDash(Field(&c, {"sojourn_mean_us"}))});
   }
   classes.Print(stdout);
   std::printf("\n");

@@ -409,9 +409,17 @@ class GatewayConfigParser {
       if (!value) return value.error();
       *target = *value;
     }
+    // An explicit "" disables a watch (namespace labels, the ConfigMap): a value, not an absence.
+    auto explicitly_empty = [](const YAML::Node& node) {
+      return node.IsDefined() && node.IsScalar() && node.Scalar().empty() && node.Tag() == "!";
+    };
     for (auto [key, target] : {std::pair{"kubeconfig", &kubernetes.kubeconfig}, std::pair{"context", &kubernetes.context},
                                std::pair{"nodeName", &kubernetes.node_name},
                                std::pair{"namespaceClassLabel", &kubernetes.namespace_class_label}}) {
+      if (std::string_view(key) == "namespaceClassLabel" && explicitly_empty((*section)[key])) {
+        target->clear();
+        continue;
+      }
       if (!IsPresent((*section)[key])) continue;
       auto value = String((*section)[key], ChildPath("kubernetes", key));
       if (!value) return value.error();
@@ -423,6 +431,10 @@ class GatewayConfigParser {
       if (auto error = CheckKeys(config_map, "kubernetes.configMap", {"namespace", "name"})) return error;
       for (auto [key, target] : {std::pair{"namespace", &kubernetes.config_map_namespace},
                                  std::pair{"name", &kubernetes.config_map_name}}) {
+        if (std::string_view(key) == "name" && explicitly_empty(config_map[key])) {
+          target->clear();
+          continue;
+        }
         if (!IsPresent(config_map[key])) continue;
         auto value = String(config_map[key], ChildPath("kubernetes.configMap", key));
         if (!value) return value.error();

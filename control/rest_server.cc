@@ -369,10 +369,13 @@ void RestServer::Stop() {
   const std::vector<std::weak_ptr<Session>> sessions = std::move(state.sessions);
   state.sessions.clear();
   for (const auto& weak : sessions) {
-    if (const auto session = weak.lock()) (void)session;
+    if (const auto session = weak.lock()) session->Close();
   }
 }
 
+// The counters are atomics, so a snapshot may be taken from any thread; everything else
+// (AddRoute, Start, Stop) belongs on the thread that runs the io_context, or to a time when
+// it is not running.
 RestServerStats RestServer::stats() const {
   const Counters& counters = impl_->state->counters;
   RestServerStats stats;

@@ -157,6 +157,11 @@ void PodCache::OnEvent(WatchEventType type, const boost::json::object& object,
     Claim(record);
     pods_by_uid_.emplace(record.uid, std::move(record));
   }
+  // An address the pod keeps appears twice; reconcile each once.
+  std::sort(affected.begin(), affected.end(), [](const dg_pod_key& a, const dg_pod_key& b) {
+    return std::memcmp(a.addr, b.addr, sizeof(a.addr)) < 0;
+  });
+  affected.erase(std::unique(affected.begin(), affected.end(), KeyEqual{}), affected.end());
   for (const dg_pod_key& key : affected) Reconcile(key);
   lag_.ObserveSyncLag(std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
 }
@@ -191,6 +196,7 @@ void NamespaceLabelCache::OnEvent(WatchEventType type, const boost::json::object
 void PrioritiesConfigMapCache::Consider(const boost::json::object& config_map) {
   const std::string text = StringAt(ObjectAt(&config_map, "data"), "priorities.yaml");
   if (text.empty()) {
+    last_text_.clear();  // so the key coming back, even unchanged, is applied again
     apply_("", source_label_);  // the validator reports the missing key
     return;
   }

@@ -39,15 +39,16 @@ using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using beast::error_code;
 
-constexpr std::chrono::seconds kConnectTimeout{5};      // TCP connect, and the TLS handshake
-constexpr std::chrono::seconds kRequestTimeout{60};     // a whole Get; a Stream's response head
-constexpr std::chrono::seconds kTokenMaxAge{60};        // re-read the token file at least this often
-constexpr std::uint64_t kMaxGetBody = 512ull << 20;     // a 150k-pod list is ~300 MB of JSON
-constexpr std::size_t kMaxErrorBody = 4u << 20;         // Stream: body of a non-200 response
-constexpr std::size_t kMaxLine = 16u << 20;             // Stream: one watch event
+constexpr std::chrono::seconds kConnectTimeout{5};   // TCP connect, and the TLS handshake
+constexpr std::chrono::seconds kRequestTimeout{60};  // a whole Get; a Stream's response head
+constexpr std::chrono::seconds kTokenMaxAge{60};     // re-read the token file at least this often
+constexpr std::uint64_t kMaxGetBody = 512ull << 20;  // a 150k-pod list is ~300 MB of JSON
+constexpr std::size_t kMaxErrorBody = 4u << 20;      // Stream: body of a non-200 response
+constexpr std::size_t kMaxLine = 16u << 20;          // Stream: one watch event
+constexpr std::size_t kMaxRetainedLineBuffer = 1u << 20;
 constexpr std::uint32_t kMaxHeader = 64u << 10;
 constexpr std::size_t kReadChunk = 64u << 10;
-constexpr std::size_t kMaxIdleConnections = 4;          // kept-alive Get connections
+constexpr std::size_t kMaxIdleConnections = 4;  // kept-alive Get connections
 constexpr char kUserAgent[] = "dscp-gateway/0.1";
 
 template <class T>
@@ -188,7 +189,8 @@ struct KubeconfigReader {
     // Cluster: where the server is and how to trust it.
     const YAML::Node cluster_ref = Child(context, "cluster");
     if (!cluster_ref.IsScalar() || cluster_ref.Scalar().empty()) {
-      return Error<ClusterAccess>(path, context_key + ".cluster", "missing; expected a cluster name");
+      return Error<ClusterAccess>(path, context_key + ".cluster",
+                                  "missing; expected a cluster name");
     }
     std::size_t cluster_index = 0;
     auto cluster_entry = Named(root, "clusters", cluster_ref.Scalar(), "cluster", &cluster_index);
@@ -201,7 +203,8 @@ struct KubeconfigReader {
 
     const YAML::Node server = Child(cluster, "server");
     if (!server.IsScalar() || server.Scalar().empty()) {
-      return Error<ClusterAccess>(path, cluster_key + ".server", "missing; expected https://host:port");
+      return Error<ClusterAccess>(path, cluster_key + ".server",
+                                  "missing; expected https://host:port");
     }
     access.server = server.Scalar();
 
@@ -236,7 +239,8 @@ struct KubeconfigReader {
     }
     std::size_t user_index = 0;
     auto user_entry = Named(root, "users", user_ref.Scalar(), "user", &user_index);
-    if (!user_entry) return Result<ClusterAccess>(boost::system::in_place_error, user_entry.error());
+    if (!user_entry)
+      return Result<ClusterAccess>(boost::system::in_place_error, user_entry.error());
     const std::string user_key = "users[" + std::to_string(user_index) + "].user";
     const YAML::Node user = Child(*user_entry, "user");
     if (user.IsNull() || !user.IsDefined()) {
@@ -294,7 +298,8 @@ struct KubeconfigReader {
     const bool has_cert = !access.client_cert_data.empty() || !access.client_cert_file.empty();
     const bool has_key = !access.client_key_data.empty() || !access.client_key_file.empty();
     if (has_cert != has_key) {
-      return Error<ClusterAccess>(path, user_key + (has_cert ? ".client-key" : ".client-certificate"),
+      return Error<ClusterAccess>(path,
+                                  user_key + (has_cert ? ".client-key" : ".client-certificate"),
                                   "missing; a client certificate needs both certificate and key");
     }
     return Result<ClusterAccess>(boost::system::in_place_value, std::move(access));
@@ -310,10 +315,14 @@ std::string ErrorText(const error_code& ec) {
 }
 
 // After a failed handshake, OpenSSL's own verdict on the peer certificate, when it has one.
-std::string VerifyDetail(SSL* ssl) {
+std::string VerifyDetail(SSL* ssl, const std::string& host) {
   const long result = SSL_get_verify_result(ssl);
   if (result == X509_V_OK) return "";
-  return std::string(" (") + X509_verify_cert_error_string(result) + ")";
+  std::string detail = std::string(" (") + X509_verify_cert_error_string(result);
+  if (result == X509_V_ERR_HOSTNAME_MISMATCH || result == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+    detail += ": the certificate is not for " + host;
+  }
+  return detail + ")";
 }
 
 struct Connection {
@@ -527,7 +536,8 @@ struct KubeClient::Impl {
 
     const auto connect_deadline = std::min(deadline, Clock::now() + kConnectTimeout);
     connection->Tcp().expires_at(connect_deadline);
-    co_await connection->Tcp().async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
+    co_await connection->Tcp().async_connect(endpoints,
+                                             net::redirect_error(net::use_awaitable, ec));
     if (ec) {
       error = "connect " + Endpoint() + ": " + ErrorText(ec);
       co_return nullptr;
@@ -546,7 +556,7 @@ struct KubeClient::Impl {
       co_await connection->tls->async_handshake(ssl::stream_base::client,
                                                 net::redirect_error(net::use_awaitable, ec));
       if (ec) {
-        error = "TLS handshake with " + Endpoint() + ": " + ErrorText(ec) + VerifyDetail(ssl);
+        error = "TLS handshake with " + Endpoint() + ": " + ErrorText(ec) + VerifyDetail(ssl, host);
         co_return nullptr;
       }
     }
@@ -682,8 +692,7 @@ struct KubeClient::Impl {
       while (!parser.is_done() && body.size() < kMaxErrorBody) {
         ec = co_await ReadBodySome(*connection, parser, space, received);
         if (ec) {
-          co_return KubeResponse{0, "",
-                                 "read response to GET " + target + ": " + ErrorText(ec)};
+          co_return KubeResponse{0, "", "read response to GET " + target + ": " + ErrorText(ec)};
         }
         body.append(space.data(), std::min(received, kMaxErrorBody - body.size()));
       }
@@ -691,28 +700,41 @@ struct KubeClient::Impl {
       co_return KubeResponse{status, std::move(body), ""};
     }
 
-    std::string pending;  // bytes after the last newline
-    std::size_t scanned = 0;
+    // Complete lines are handed over straight from the read buffer; only a line that
+    // spans reads is assembled in `pending`.
+    std::string pending;
     while (!parser.is_done()) {
       connection->Tcp().expires_after(idle_timeout);
       ec = co_await ReadBodySome(*connection, parser, space, received);
       if (ec == beast::error::timeout) co_return KubeResponse{200, "", "idle timeout"};
       if (ec) co_return KubeResponse{0, "", "read stream of GET " + target + ": " + ErrorText(ec)};
-      pending.append(space.data(), received);
-      std::size_t start = 0;
-      for (std::size_t newline; (newline = pending.find('\n', scanned)) != std::string::npos;) {
-        const std::string_view line(pending.data() + start, newline - start);
-        start = scanned = newline + 1;
-        if (!line.empty() && !on_line(line)) {
+      std::string_view data(space.data(), received);
+      while (!data.empty()) {
+        const std::size_t newline = data.find('\n');
+        if (newline == std::string_view::npos) {
+          pending.append(data);
+          break;
+        }
+        std::string_view line = data.substr(0, newline);
+        data.remove_prefix(newline + 1);
+        if (!pending.empty()) {
+          pending.append(line);
+          if (pending.size() > kMaxLine) break;  // reported below
+          line = pending;
+        }
+        const bool more = line.empty() || on_line(line);
+        pending.clear();
+        if (!more) {
           connection->Close();
           co_return KubeResponse{200, "", ""};
         }
       }
-      pending.erase(0, start);
-      scanned = pending.size();
       if (pending.size() > kMaxLine) {
         connection->Close();
         co_return KubeResponse{200, "", "line longer than 16 MiB in stream of GET " + target};
+      }
+      if (pending.empty() && pending.capacity() > kMaxRetainedLineBuffer) {
+        std::string().swap(pending);  // give back the memory of an unusually large event
       }
     }
     // The server ended the body; a final line without its newline is still a whole line.
@@ -799,7 +821,20 @@ Result<std::unique_ptr<KubeClient>> KubeClient::Create(boost::asio::io_context& 
         tls.set_default_verify_paths(ec);
         if (ec) return Error<Out>(source, "", "cannot load system CA roots: " + ec.message());
       }
-      tls.set_verify_callback(ssl::host_name_verification(impl->host), ec);
+      // host_name_verification only says no; record why, for the handshake error.
+      const bool host_is_ip = url->host_type() == boost::urls::host_type::ipv4 || ipv6;
+      tls.set_verify_callback(
+          [check = ssl::host_name_verification(impl->host), host_is_ip](
+              bool preverified, ssl::verify_context& context) {
+            if (check(preverified, context)) return true;
+            if (preverified) {
+              X509_STORE_CTX_set_error(context.native_handle(), host_is_ip
+                                                                    ? X509_V_ERR_IP_ADDRESS_MISMATCH
+                                                                    : X509_V_ERR_HOSTNAME_MISMATCH);
+            }
+            return false;
+          },
+          ec);
       if (ec) return Error<Out>(source, "", "cannot set up verification: " + ec.message());
     }
 
@@ -813,7 +848,9 @@ Result<std::unique_ptr<KubeClient>> KubeClient::Create(boost::asio::io_context& 
     if (has_cert) {
       if (!access.client_cert_data.empty()) {
         tls.use_certificate_chain(net::buffer(access.client_cert_data), ec);
-        if (ec) return Error<Out>(source, "client-certificate-data", "not a PEM certificate: " + ec.message());
+        if (ec)
+          return Error<Out>(source, "client-certificate-data",
+                            "not a PEM certificate: " + ec.message());
       } else {
         tls.use_certificate_chain_file(access.client_cert_file, ec);
         if (ec) {
@@ -823,7 +860,8 @@ Result<std::unique_ptr<KubeClient>> KubeClient::Create(boost::asio::io_context& 
       }
       if (!access.client_key_data.empty()) {
         tls.use_private_key(net::buffer(access.client_key_data), ssl::context::pem, ec);
-        if (ec) return Error<Out>(source, "client-key-data", "not a PEM private key: " + ec.message());
+        if (ec)
+          return Error<Out>(source, "client-key-data", "not a PEM private key: " + ec.message());
       } else {
         tls.use_private_key_file(access.client_key_file, ssl::context::pem, ec);
         if (ec) {

@@ -25,6 +25,13 @@ std::string StringAt(const boost::json::object* parent, std::string_view key) {
   return value != nullptr && value->is_string() ? std::string(value->get_string()) : "";
 }
 
+// Transport failures carry their own words even when a 200 head had already arrived
+// (idle timeout, oversized line); HTTP failures are described by status and body.
+std::string Describe(const KubeResponse& response) {
+  if (!response.error.empty()) return response.error;
+  return "HTTP " + std::to_string(response.status) + ": " + response.body.substr(0, 300);
+}
+
 int64_t StatusCode(const boost::json::object& status) {
   const boost::json::value* code = status.if_contains("code");
   return code != nullptr && code->is_int64() ? code->get_int64() : 0;
@@ -103,7 +110,7 @@ boost::asio::awaitable<void> Reflector::Backoff() {
   const std::chrono::milliseconds ceiling =
       std::min<std::chrono::milliseconds>(options_.backoff_max, options_.backoff_initial * (1LL << exponent));
   // Full jitter in [ceiling/2, ceiling]: spreads reconnects of a fleet after an outage.
-  const auto half = ceiling / 2;
+  const auto half = std::max<std::chrono::milliseconds>(ceiling / 2, std::chrono::milliseconds(1));
   const auto delay = half + std::chrono::milliseconds(
       half.count() == 0 ? 0 : static_cast<int64_t>(random_() % static_cast<uint64_t>(half.count() + 1)));
   backoff_timer_.expires_after(delay);
@@ -115,7 +122,7 @@ boost::asio::awaitable<bool> Reflector::ListAll() {
   std::vector<boost::json::object> items;
   std::string continue_token;
   std::string list_version;
-  do {
+  while (true) {
     const KubeResponse response = co_await transport_.Get(Query(false, continue_token));
     if (*stopped_) co_return false;
     if (response.status == 410 && !continue_token.empty()) {
@@ -126,9 +133,7 @@ boost::asio::awaitable<bool> Reflector::ListAll() {
       continue;
     }
     if (!response.ok()) {
-      RecordError(response.status == 0 ? response.error
-                                       : "list: HTTP " + std::to_string(response.status) + ": " +
-                                             response.body.substr(0, 300));
+      RecordError("list: " + Describe(response));
       co_return false;
     }
     boost::system::error_code parse_error;
@@ -146,7 +151,8 @@ boost::asio::awaitable<bool> Reflector::ListAll() {
         if (item.is_object()) items.push_back(std::move(item.as_object()));
       }
     }
-  } while (!continue_token.empty());
+    if (continue_token.empty()) break;
+  }
   stats_.resource_version = list_version;
   if (stats_.lists++ != 0) ++stats_.relists;
   handler_.OnReplace(std::move(items));
@@ -184,6 +190,7 @@ boost::asio::awaitable<bool> Reflector::WatchOnce() {
     const std::string version = StringAt(ObjectAt(*object, "metadata"), "resourceVersion");
     if (type == "BOOKMARK") {
       ++stats_.bookmarks;
+      consecutive_failures_ = 0;  // the server is answering: the next hiccup starts small
       if (!version.empty()) stats_.resource_version = version;
       return true;
     }
@@ -208,10 +215,9 @@ boost::asio::awaitable<bool> Reflector::WatchOnce() {
     co_return true;
   }
   if (!response.ok() && !stream_error) {
-    RecordError(response.status == 0 ? "watch: " + response.error
-                                     : "watch: HTTP " + std::to_string(response.status) + ": " +
-                                           response.body.substr(0, 300));
+    RecordError("watch: " + Describe(response));
   } else if (!stream_error && response.ok()) {
+    consecutive_failures_ = 0;
     co_return false;  // the server ended the watch at timeoutSeconds: reopen at once
   }
   co_await Backoff();

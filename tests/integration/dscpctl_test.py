@@ -80,6 +80,19 @@ PODS = {
     ],
 }
 
+KUBERNETES = {
+    "enabled": True, "server": "https://10.96.0.1:443", "synced": True, "pods_cached": 7, "rejected_objects": 1,
+    "sync_lag_mean_seconds": 0.0042,
+    "watches": [
+        {"resource": "/api/v1/pods", "synced": True, "lists": 1, "relists": 2, "watch_restarts": 3, "errors": 1,
+         "events": 40, "bookmarks": 5, "resource_version": "1234", "last_event_at": "2026-11-23T13:40:00Z",
+         "last_error": "watch /api/v1/pods: 410 Gone", "last_error_at": "2026-11-23T13:39:00Z"},
+        {"resource": "/api/v1/namespaces/dscp-gateway/configmaps", "synced": True, "lists": 1, "relists": 0,
+         "watch_restarts": 0, "errors": 0, "events": 1, "bookmarks": 0, "resource_version": "99",
+         "last_event_at": "", "last_error": "", "last_error_at": ""},
+    ],
+}
+
 # (namespace, pod, ip) in the order `dscpctl pods` must print them.
 PODS_SORTED = sorted((p["namespace"], p["pod"], p["ip"]) for p in PODS["pods"])
 
@@ -128,6 +141,7 @@ def stats_document(step: int, uptime: float) -> dict:
         "pod_table": {"entries": 7, "capacity": 262144},
         "policy_generation": 3,
         "uptime_seconds": uptime,
+        "kubernetes": KUBERNETES,
     }
 
 
@@ -301,7 +315,10 @@ def main() -> int:
         for expected in ["health:", "ok (worker heartbeat 1623754)", "readiness:", "ready", "uptime:", "1h02m",
                          "configs/priorities.yaml", "9e6daa3e71f54e6b", "generation 3", "2026-11-23T13:30:25Z",
                          "2 applied, 1 rejected", "classes[2].dscp: 64 is outside 0-63",
-                         "7 / 262144 entries", "200 Mbit/s"]:
+                         "7 / 262144 entries", "200 Mbit/s",
+                         "kubernetes:", "synced with https://10.96.0.1:443, 7 pods cached, 1 objects rejected",
+                         "/api/v1/pods: synced, 40 events, 2 relists, 1 errors; last: watch /api/v1/pods: 410 Gone",
+                         "/api/v1/namespaces/dscp-gateway/configmaps: synced, 1 events"]:
             check(expected in out, f"missing {expected!r}", out)
 
     def status_json():
@@ -336,6 +353,7 @@ def main() -> int:
         check(critical[1] == "46" and critical[6] == "3" and critical[7] == "17" and critical[8] == "12.5",
               "critical dscp/queue/peak/sojourn", out)
         scavenger = classes["scavenger"]
+        check(scavenger[8] == "-", "no sojourn for a class that sent nothing in the interval", out)
         drops_per_s = float(scavenger[4])
         check(near(drops_per_s, SCAVENGER_DROPS_STEP / INTERVAL), f"scavenger drops/s {drops_per_s}", out)
         check(int(scavenger[5]) >= 40 + SCAVENGER_DROPS_STEP, "scavenger total drops", out)
@@ -372,6 +390,9 @@ def main() -> int:
         rates = document["rates"]
         check(INTERVAL * 0.9 <= rates["interval_seconds"] <= INTERVAL + 0.5, "interval", out)
         critical = next(c for c in rates["classes"] if c["name"] == "critical")
+        check(abs(critical["sojourn_mean_us"] - 12.5) < 0.01, "interval sojourn mean", out)
+        check(next(c for c in rates["classes"] if c["name"] == "high")["sojourn_mean_us"] is None,
+              "idle class: null sojourn", out)
         check(near(critical["pps"], CRITICAL_PACKETS_STEP / INTERVAL), f"pps {critical['pps']}", out)
         check(near(critical["mbps"], CRITICAL_BYTES_STEP * 8 / 1e6 / INTERVAL), "mbps", out)
         check(near(rates["ports"]["kernel"]["rx_pps"], KERNEL_RX_STEP / INTERVAL), "port rate", out)

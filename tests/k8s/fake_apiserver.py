@@ -33,6 +33,7 @@ import json
 import os
 import random
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -60,6 +61,10 @@ SERVER_VERSION = {
     'platform': 'linux/amd64',
 }
 INITIAL_EVENTS_END = 'k8s.io/initial-events-end'
+GO_CHUNKING_THRESHOLD = 2048     # net/http's bufferBeforeChunkingSize
+BODY_CHUNK_SIZE = 16384
+PEER_CHECK_INTERVAL = 1.0        # how often an idle watch checks whether its client went away
+GZIP_THRESHOLD = 128 * 1024      # the apiserver compresses responses larger than this
 
 
 def _dumps(obj):
@@ -70,6 +75,12 @@ def _now_rfc3339():
     return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
 
 
+def _new_uid(_bits=random.Random().getrandbits):
+    """A random (version 4) UUID string, faster than str(uuid.uuid4())."""
+    h = '%032x' % ((_bits(128) & ~(0xf000 << 64) | (0x4000 << 64)) & ~(0xc << 60) | (0x8 << 60))
+    return '%s-%s-%s-%s-%s' % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
+
+
 def _bool_param(v):
     return v is not None and v.lower() in ('1', 'true', 't', 'yes', 'y')
 
@@ -77,32 +88,30 @@ def _bool_param(v):
 # --------------------------------------------------------------------------------------
 # Resource kinds and their field selectors (the fields the real apiserver supports).
 
-def _pod_fields(o):
-    spec = o.get('spec') or {}
-    status = o.get('status') or {}
-    md = o.get('metadata') or {}
-    return {
-        'metadata.name': md.get('name', ''),
-        'metadata.namespace': md.get('namespace', ''),
-        'spec.nodeName': spec.get('nodeName', ''),
-        'spec.restartPolicy': spec.get('restartPolicy', ''),
-        'spec.schedulerName': spec.get('schedulerName', ''),
-        'spec.serviceAccountName': spec.get('serviceAccountName', ''),
-        'spec.hostNetwork': 'true' if spec.get('hostNetwork') else 'false',
-        'status.phase': status.get('phase', ''),
-        'status.podIP': status.get('podIP', ''),
-        'status.nominatedNodeName': status.get('nominatedNodeName', ''),
-    }
+def _get(*path, fmt=None):
+    """A field getter: the value at path in an object dict ('' when missing)."""
+    def get(o):
+        for p in path:
+            o = o.get(p) if isinstance(o, dict) else None
+            if o is None:
+                return ''
+        return fmt(o) if fmt else o
+    return get
 
 
-def _namespace_fields(o):
-    md = o.get('metadata') or {}
-    return {'metadata.name': md.get('name', ''), 'status.phase': (o.get('status') or {}).get('phase', '')}
-
-
-def _configmap_fields(o):
-    md = o.get('metadata') or {}
-    return {'metadata.name': md.get('name', ''), 'metadata.namespace': md.get('namespace', '')}
+_META_FIELDS = {'metadata.name': _get('metadata', 'name'), 'metadata.namespace': _get('metadata', 'namespace')}
+_POD_FIELDS = dict(_META_FIELDS, **{
+    'spec.nodeName': _get('spec', 'nodeName'),
+    'spec.restartPolicy': _get('spec', 'restartPolicy'),
+    'spec.schedulerName': _get('spec', 'schedulerName'),
+    'spec.serviceAccountName': _get('spec', 'serviceAccountName'),
+    'spec.hostNetwork': lambda o: 'true' if (o.get('spec') or {}).get('hostNetwork') else 'false',
+    'status.phase': _get('status', 'phase'),
+    'status.podIP': _get('status', 'podIP'),
+    'status.nominatedNodeName': _get('status', 'nominatedNodeName'),
+})
+_NAMESPACE_FIELDS = {'metadata.name': _get('metadata', 'name'), 'status.phase': _get('status', 'phase')}
+_CONFIGMAP_FIELDS = dict(_META_FIELDS)
 
 
 class Kind:
@@ -117,10 +126,11 @@ class Kind:
         self.watch_prefix = b'{"kind":"%s","apiVersion":"v1",' % kind.encode()
 
 
+# The field selectors each kind supports (the same set as the real apiserver).
 KINDS = {
-    'pods': Kind('pods', 'Pod', True, _pod_fields, 'pod', ['po']),
-    'namespaces': Kind('namespaces', 'Namespace', False, _namespace_fields, 'namespace', ['ns']),
-    'configmaps': Kind('configmaps', 'ConfigMap', True, _configmap_fields, 'configmap', ['cm']),
+    'pods': Kind('pods', 'Pod', True, _POD_FIELDS, 'pod', ['po']),
+    'namespaces': Kind('namespaces', 'Namespace', False, _NAMESPACE_FIELDS, 'namespace', ['ns']),
+    'configmaps': Kind('configmaps', 'ConfigMap', True, _CONFIGMAP_FIELDS, 'configmap', ['cm']),
 }
 KIND_BY_NAME = {k.kind: k for k in KINDS.values()}
 
@@ -205,7 +215,7 @@ def parse_field_selector(kind, text):
         else:
             raise ApiError(400, 'BadRequest', 'invalid selector: \'%s\'; can\'t understand \'%s\'' % (text, term))
         f = f.strip()
-        if f not in kind.fields({}):
+        if f not in kind.fields:
             raise ApiError(400, 'BadRequest', 'field label not supported: %s' % f)
         reqs.append((f, op, v.strip()))
     return reqs
@@ -279,14 +289,12 @@ def make_filter(kind, field_reqs, label_reqs, name=None):
         field_reqs = list(field_reqs) + [('metadata.name', '=', name)]
     if not field_reqs and not label_reqs:
         return None
-    fields_of = kind.fields
+    getters = [(kind.fields[f], op == '=', v) for f, op, v in field_reqs]
 
     def match(o):
-        if field_reqs:
-            fv = fields_of(o)
-            for f, op, v in field_reqs:
-                if (fv.get(f, '') == v) != (op == '='):
-                    return False
+        for get, eq, v in getters:
+            if (get(o) == v) != eq:
+                return False
         if label_reqs:
             labels = (o.get('metadata') or {}).get('labels') or {}
             for k, op, vals in label_reqs:
@@ -317,11 +325,12 @@ class StoredObj:
     like the real apiserver's JSON lists; watch events and GETs do)."""
     __slots__ = ('obj', 'raw', '_watch_raw', 'kind')
 
-    def __init__(self, kind, obj):
+    def __init__(self, kind, obj, raw=None):
         self.kind = kind
         self.obj = obj
-        body = {k: v for k, v in obj.items() if k not in ('kind', 'apiVersion')}
-        self.raw = _dumps(body)
+        if raw is None:
+            raw = _dumps({k: v for k, v in obj.items() if k not in ('kind', 'apiVersion')})
+        self.raw = raw
         self._watch_raw = None
 
     @property
@@ -382,7 +391,7 @@ class WatchState:
     def arm(self, fault):
         kind = fault['fault']
         if kind == 'drop':
-            self.drop_mode = fault.get('mode', 'reset')
+            self.drop_mode = fault.get('mode', 'eof')
             self.drop_at = self.sent + int(fault.get('after_events', 0))
         elif kind == 'stall':
             secs = fault.get('seconds')
@@ -511,7 +520,7 @@ class FakeCluster:
             md['uid'] = old.obj['metadata']['uid']
             md['creationTimestamp'] = old.obj['metadata']['creationTimestamp']
         else:
-            md.setdefault('uid', str(uuid.uuid4()))
+            md.setdefault('uid', _new_uid())
             md.setdefault('creationTimestamp', _now_rfc3339())
         md['resourceVersion'] = str(self.rv)
         if resource == 'namespaces':
@@ -681,32 +690,52 @@ class FakeCluster:
     def generate_pods(self, count, node, namespace='default', prefix=None, start=0, ip_base=(10, 64),
                       labels=None):
         """Create count running pods on node quickly (each creation is its own RV, as on a real
-        cluster). IPs are ip_base[0].(ip_base[1]+i>>16).(i>>8).(i&255). Returns the new RV."""
+        cluster; serialized from a template). IPs are ip_base[0].(ip_base[1]+(i>>16)).((i>>8)&255).(i&255).
+        Returns the new RV."""
         prefix = prefix or ('gen-%s-' % node)
         kind = KINDS['pods']
         store = self.objects['pods']
         ts = _now_rfc3339()
         a, b = ip_base
+        # objects share their (never mutated in place) spec; the JSON comes from a template
+        spec = {'containers': [{'name': 'app', 'image': 'registry.k8s.io/pause:3.10'}], 'nodeName': node,
+                'restartPolicy': 'Always', 'schedulerName': 'default-scheduler', 'serviceAccountName': 'default'}
+        ph = {'name': '\x01N', 'uid': '\x01U', 'rv': '\x01R', 'ip': '\x01I'}
+        md_t = {'name': ph['name'], 'namespace': namespace, 'uid': ph['uid'], 'resourceVersion': ph['rv'],
+                'creationTimestamp': ts}
+        if labels:
+            md_t['labels'] = dict(labels)
+        tmpl = _dumps({'metadata': md_t, 'spec': spec,
+                       'status': {'phase': 'Running', 'podIP': ph['ip'], 'podIPs': [{'ip': ph['ip']}],
+                                  'startTime': ts, 'qosClass': 'BestEffort'}}).decode()
+        order = []
+        fmt = tmpl.replace('%', '%%')
+        for k, v in ph.items():
+            tok = _dumps(v).decode()[1:-1]          # how json spells the placeholder
+            pos = 0
+            while True:
+                pos = fmt.find(tok, pos)
+                if pos < 0:
+                    break
+                order.append((pos, k))
+                pos += len(tok)
+            fmt = fmt.replace(tok, '%s')
+        order = [k for _, k in sorted(order)]
         with self.cond:
             for i in range(start, start + count):
                 self.rv += 1
                 ip = '%d.%d.%d.%d' % (a, b + (i >> 16), (i >> 8) & 255, i & 255)
                 name = '%s%06d' % (prefix, i)
-                md = {'name': name, 'namespace': namespace, 'uid': str(uuid.uuid4()),
-                      'resourceVersion': str(self.rv), 'creationTimestamp': ts}
-                if labels:
-                    md['labels'] = dict(labels)
-                obj = {'kind': 'Pod', 'apiVersion': 'v1', 'metadata': md,
-                       'spec': {'containers': [{'name': 'app', 'image': 'registry.k8s.io/pause:3.10'}],
-                                'nodeName': node, 'restartPolicy': 'Always',
-                                'schedulerName': 'default-scheduler', 'serviceAccountName': 'default'},
-                       'status': {'phase': 'Running', 'podIP': ip, 'podIPs': [{'ip': ip}],
-                                  'startTime': ts, 'qosClass': 'BestEffort'}}
                 key = (namespace, name)
                 old = store.get(key)
-                if old is not None:
-                    md['uid'] = old.obj['metadata']['uid']
-                new = StoredObj(kind, obj)
+                uid = old.obj['metadata']['uid'] if old is not None else _new_uid()
+                rv = str(self.rv)
+                md = dict(md_t, name=name, uid=uid, resourceVersion=rv)
+                obj = {'kind': 'Pod', 'apiVersion': 'v1', 'metadata': md, 'spec': spec,
+                       'status': {'phase': 'Running', 'podIP': ip, 'podIPs': [{'ip': ip}],
+                                  'startTime': ts, 'qosClass': 'BestEffort'}}
+                vals = {'name': name, 'uid': uid, 'rv': rv, 'ip': ip}
+                new = StoredObj(kind, obj, (fmt % tuple(vals[k] for k in order)).encode())
                 store[key] = new
                 self._append_event(Event(self.rv, 'pods', 'ADDED' if old is None else 'MODIFIED', key, new, old))
             self._sorted['pods'] = None
@@ -1157,9 +1186,10 @@ class TLSThreadingServer(http.server.ThreadingHTTPServer):
 
 
 class ApiApp:
-    def __init__(self, cluster, gzip_enabled=True):
+    def __init__(self, cluster, gzip_enabled=True, chunked_lists=True):
         self.cluster = cluster
         self.gzip_enabled = gzip_enabled
+        self.chunked_lists = chunked_lists
 
     # ---------------------------------------------------------------- responses
     def send_body(self, h, code, body, entry, content_type='application/json', extra_headers=None):
@@ -1167,7 +1197,7 @@ class ApiApp:
                    'Audit-Id': entry.get('audit_id', '')}
         if extra_headers:
             headers.update(extra_headers)
-        if (self.gzip_enabled and len(body) > 128 * 1024
+        if (self.gzip_enabled and len(body) > GZIP_THRESHOLD
                 and 'gzip' in (h.headers.get('Accept-Encoding') or '').lower()):
             body = gzip.compress(body, compresslevel=1)
             headers['Content-Encoding'] = 'gzip'
@@ -1175,9 +1205,30 @@ class ApiApp:
         h.send_response(code)
         for k, v in headers.items():
             h.send_header(k, v)
-        h.send_header('Content-Length', str(len(body)))
+        # Like Go's net/http under the apiserver: a body that outgrows the 2 KiB buffer before the
+        # handler returns goes out with chunked transfer encoding, not Content-Length.
+        chunked = self.chunked_lists and len(body) > GO_CHUNKING_THRESHOLD and h.command != 'HEAD'
+        if chunked:
+            h.send_header('Transfer-Encoding', 'chunked')
+        else:
+            h.send_header('Content-Length', str(len(body)))
         h.end_headers()
-        if h.command != 'HEAD':
+        if h.command == 'HEAD':
+            pass
+        elif chunked:
+            step = BODY_CHUNK_SIZE
+            batch = []
+            for i in range(0, len(body), step):
+                piece = body[i:i + step]
+                batch.append(b'%x\r\n' % len(piece))
+                batch.append(piece)
+                batch.append(b'\r\n')
+                if len(batch) >= 192:
+                    h.wfile.write(b''.join(batch))
+                    batch = []
+            batch.append(b'0\r\n\r\n')
+            h.wfile.write(b''.join(batch))
+        else:
             h.wfile.write(body)
         entry['status'] = code
         entry['bytes'] = len(body)
@@ -1419,21 +1470,35 @@ class ApiApp:
         now = time.monotonic()
         deadline = now + timeout
         next_bm = now + c.bookmark_interval
+        next_peer_check = now + PEER_CHECK_INTERVAL
 
-        def emit(data):
+        pending = []
+
+        def flush():
+            if pending:
+                h.wfile.write(b''.join(pending))
+                pending.clear()
+
+        def emit(data, now=True):
+            """Queue one event line as its own chunk (several chunks with the fragment fault);
+            write at once unless now=False (then at the next flush or after 128 queued)."""
             if st.fragment and len(data) > 2:
                 cuts = sorted(random.sample(range(1, len(data)), min(3, len(data) - 1)))
                 prev = 0
                 for cut in cuts + [len(data)]:
-                    _write_chunk(h, data[prev:cut])
+                    piece = data[prev:cut]
+                    pending.append(b'%x\r\n%s\r\n' % (len(piece), piece))
                     prev = cut
             else:
-                _write_chunk(h, data)
+                pending.append(b'%x\r\n%s\r\n' % (len(data), data))
+            if now or len(pending) >= 128:
+                flush()
 
         def check_drop():
             with c.cond:
                 mode = st.drop_mode if (st.drop_mode is not None and st.sent >= st.drop_at) else None
             if mode is not None:
+                flush()
                 self._drop(h, mode, entry)
 
         if initial is not None:
@@ -1444,9 +1509,11 @@ class ApiApp:
                 hi = bisect.bisect_left(keys, (namespace + '\x00',))
             for o in objs[lo:hi]:
                 if filt is None or filt(o.obj):
-                    emit(b'{"type":"ADDED","object":' + o.watch_raw + b'}\n')
+                    emit(b'{"type":"ADDED","object":' + o.watch_raw + b'}\n', now=False)
                     st.sent += 1
-                    check_drop()
+                    if st.drop_mode is not None:
+                        check_drop()
+            flush()
             if initial_end_bm:
                 emit(b'{"type":"BOOKMARK","object":' + _dumps(bookmark_object(
                     kind, st.start_rv, {INITIAL_EVENTS_END: 'true'})) + b'}\n')
@@ -1466,10 +1533,12 @@ class ApiApp:
                     if now >= deadline:
                         action = 'timeout'
                         break
+                    if now >= next_peer_check:
+                        action = 'peer-check'
+                        break
                     if st.stall_until is not None:
                         if now < st.stall_until:
-                            c.cond.wait(min(st.stall_until, deadline) - now if st.stall_until != INF
-                                        else deadline - now)
+                            c.cond.wait(min(st.stall_until, deadline, next_peer_check) - now)
                             continue
                         st.stall_until = None
                     if st.malformed is not None:
@@ -1493,21 +1562,30 @@ class ApiApp:
                         bm_rv = st.pos_rv
                         break
                     st.bookmark_now = False
-                    wake = deadline
+                    wake = min(deadline, next_peer_check)
                     if allow_bm:
                         wake = min(wake, next_bm)
                     c.cond.wait(max(0.0, wake - now))
-            if action == 'events':
+            if action == 'peer-check':
+                # Like Go's net/http, notice a client that went away from an idle (or stalled)
+                # watch, so that /state lists only the watches that are really open.
+                if _peer_closed(h.connection):
+                    entry['end'] = 'client-closed'
+                    h.close_connection = True
+                    return
+                next_peer_check = time.monotonic() + PEER_CHECK_INTERVAL
+            elif action == 'events':
                 for ev in events:
                     line = convert_event(ev, st, kind, namespace, filt)
                     st.pos_rv = ev.rv
                     if line is not None:
-                        emit(line)
+                        emit(line, now=False)
                         st.sent += 1
                         with c.cond:
                             drop = st.drop_mode is not None and st.sent >= st.drop_at
                         if drop:
                             break
+                flush()
             elif action == 'bookmark':
                 emit(b'{"type":"BOOKMARK","object":' + _dumps(bookmark_object(kind, bm_rv)) + b'}\n')
                 st.bookmarks += 1
@@ -1546,7 +1624,8 @@ class ApiApp:
 
     def _drop(self, h, mode, entry):
         """End the watch as a fault: 'graceful' ends the chunked body cleanly, 'eof' closes the TCP
-        connection without the final chunk, 'reset' sends a TCP RST."""
+        connection without the final chunk (and without TLS close_notify), 'reset' sends a TCP RST
+        (after a short pause so that the events already written reach the client first)."""
         entry['dropped'] = mode
         h.close_connection = True
         if mode == 'graceful':
@@ -1555,6 +1634,7 @@ class ApiApp:
         sock = h.connection
         try:
             if mode == 'reset':
+                time.sleep(0.2)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
                 sock.close()
             else:
@@ -1562,6 +1642,21 @@ class ApiApp:
         except OSError:
             pass
         raise _DropConnection()
+
+
+def _peer_closed(sock):
+    """True when the client closed its end: EOF (or a TLS alert) waiting on a connection on which
+    a watching client sends nothing."""
+    try:
+        r, _, _ = select.select([sock], [], [], 0)
+        if not r:
+            return False
+        data = socket.socket.recv(sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        return data == b'' or data[:1] == b'\x15'
+    except (BlockingIOError, InterruptedError):
+        return False
+    except (OSError, ValueError):
+        return True
 
 
 def _write_chunk(h, data):
@@ -1740,7 +1835,7 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             return {'token': tok}
         if path == '/fault/drop-watch':
             return c.fault('drop', b.get('resource'), b.get('target', 'open'), b.get('count', 1),
-                           after_events=b.get('after_events', 0), mode=b.get('mode', 'reset'))
+                           after_events=b.get('after_events', 0), mode=b.get('mode', 'eof'))
         if path == '/fault/stall-watch':
             return c.fault('stall', b.get('resource'), b.get('target', 'open'), b.get('count', 1),
                            seconds=b.get('seconds'))
@@ -1888,7 +1983,7 @@ class FakeApiServer:
 
     def __init__(self, host='127.0.0.1', port=0, control_port=0, token_file=None, token=None,
                  cert_dir=None, tls=True, client_ca=True, history_window=10000, bookmark_interval=5.0,
-                 default_watch_timeout=1800.0, gzip_enabled=True, verbose=False,
+                 default_watch_timeout=1800.0, gzip_enabled=True, chunked_lists=True, verbose=False,
                  user='system:serviceaccount:dscp-system:dscp-gateway'):
         self._tmp = tempfile.mkdtemp(prefix='fake-apiserver-')
         self.host = host
@@ -1899,13 +1994,18 @@ class FakeApiServer:
         self.cert_dir = cert_dir or os.path.join(self._tmp, 'pki')
         if token_file is None:
             token_file = os.path.join(self._tmp, 'token')
-        if token or not os.path.exists(token_file) or not open(token_file).read().strip():
+        existing = ''
+        if os.path.exists(token_file):
+            with open(token_file) as f:
+                existing = f.read().strip()
+        if token or not existing:
             with open(token_file, 'w') as f:
                 f.write(token or secrets.token_urlsafe(32))   # no trailing newline, like a projected SA token
         self.cluster = FakeCluster(history_window=history_window, bookmark_interval=bookmark_interval,
                                    default_watch_timeout=default_watch_timeout, token_file=token_file,
                                    user=user, verbose=verbose)
         self.gzip_enabled = gzip_enabled
+        self.chunked_lists = chunked_lists
         self.info = {}
         self._threads = []
         self.api_server = None
@@ -1925,7 +2025,7 @@ class FakeApiServer:
                 ctx.load_verify_locations(files['ca_file'])
         self.api_server = TLSThreadingServer((self.host, self.port), ApiHandler, ctx)
         self.api_server.cluster = c
-        self.api_server.app = ApiApp(c, self.gzip_enabled)
+        self.api_server.app = ApiApp(c, self.gzip_enabled, self.chunked_lists)
         port = self.api_server.server_address[1]
         scheme = 'https' if self.tls else 'http'
         url = '%s://%s:%d' % (scheme, self.host if ':' not in self.host else '[%s]' % self.host, port)
@@ -2018,6 +2118,9 @@ def main(argv=None):
     ap.add_argument('--default-watch-timeout', type=float, default=1800.0,
                     help='watch length when the client sends no timeoutSeconds')
     ap.add_argument('--no-gzip', action='store_true', help='never gzip large responses')
+    ap.add_argument('--content-length', action='store_true',
+                    help='send every non-watch body with Content-Length (default: bodies over 2 KiB '
+                    'are chunked, as Go\'s net/http does)')
     ap.add_argument('--user', default='system:serviceaccount:dscp-system:dscp-gateway',
                     help='user name of the token-file token')
     ap.add_argument('-v', '--verbose', action='store_true')
@@ -2029,7 +2132,7 @@ def main(argv=None):
                         tls=not args.no_tls, client_ca=not args.no_client_certs,
                         history_window=args.history_window, bookmark_interval=args.bookmark_interval,
                         default_watch_timeout=args.default_watch_timeout, gzip_enabled=not args.no_gzip,
-                        verbose=args.verbose, user=args.user)
+                        chunked_lists=not args.content_length, verbose=args.verbose, user=args.user)
     t0 = time.monotonic()
     for s in args.seed:
         load_seed(srv.cluster, s)
@@ -2053,6 +2156,11 @@ def main(argv=None):
     while not stop.wait(1.0):
         pass
     srv.stop()
+    if args.ready_file:
+        try:
+            os.unlink(args.ready_file)
+        except OSError:
+            pass
     return 0
 
 

@@ -194,8 +194,8 @@ struct SeenRequest {
 };
 
 struct Step {
-  std::string bytes;         // written as they are
-  milliseconds delay{0};     // silence before writing them
+  std::string bytes;      // written as they are
+  milliseconds delay{0};  // silence before writing them
 };
 
 struct Reply {
@@ -205,10 +205,14 @@ struct Reply {
 
 std::string Reason(unsigned status) {
   switch (status) {
-    case 200: return "OK";
-    case 403: return "Forbidden";
-    case 410: return "Gone";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 403:
+      return "Forbidden";
+    case 410:
+      return "Gone";
+    default:
+      return "Status";
   }
 }
 
@@ -245,8 +249,7 @@ class TestServer {
   };
 
   explicit TestServer(Handler handler) : TestServer(Options{}, std::move(handler)) {}
-  TestServer(Options options, Handler handler)
-      : tls_(options.tls), handler_(std::move(handler)) {
+  TestServer(Options options, Handler handler) : tls_(options.tls), handler_(std::move(handler)) {
     tls_context_.use_certificate_chain(net::buffer(options.identity->cert));
     tls_context_.use_private_key(net::buffer(options.identity->key), ssl::context::pem);
     if (options.required_client_ca != nullptr) {
@@ -357,7 +360,7 @@ ClusterAccess AccessTo(const TestServer& server) {
 }
 
 // Runs one client call on `io` to completion (bounded by kCallLimit).
-KubeResponse Run(net::io_context& io, net::awaitable<KubeResponse> call) {
+KubeResponse RunCall(net::io_context& io, net::awaitable<KubeResponse> call) {
   std::optional<KubeResponse> result;
   net::co_spawn(io, std::move(call), [&result](std::exception_ptr error, KubeResponse response) {
     if (error) {
@@ -390,7 +393,7 @@ Streamed RunStream(net::io_context& io, KubeClient& client, const std::string& t
     return stop_after_lines < 0 || static_cast<int>(out.lines.size()) < stop_after_lines;
   };
   const auto start = std::chrono::steady_clock::now();
-  out.response = Run(io, client.Stream(target, on_line, idle_timeout));
+  out.response = RunCall(io, client.Stream(target, on_line, idle_timeout));
   out.elapsed = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
   return out;
 }
@@ -417,7 +420,7 @@ TEST(KubeClientGetTest, ReturnsBodyAndSendsBearerToken) {
   auto client = MakeClient(io, AccessTo(server));
   ASSERT_NE(client, nullptr);
 
-  const KubeResponse response = Run(io, client->Get("/api/v1/pods?limit=500"));
+  const KubeResponse response = RunCall(io, client->Get("/api/v1/pods?limit=500"));
 
   EXPECT_TRUE(response.ok()) << response.error;
   EXPECT_EQ(response.status, 200u);
@@ -433,10 +436,11 @@ TEST(KubeClientGetTest, SendsHostAcceptAndUserAgent) {
   auto client = MakeClient(io, AccessTo(server));
   ASSERT_NE(client, nullptr);
 
-  ASSERT_TRUE(Run(io, client->Get("/version")).ok());
+  ASSERT_TRUE(RunCall(io, client->Get("/version")).ok());
 
-  ASSERT_EQ(server.requests().size(), 1u);
-  const SeenRequest& seen = server.requests()[0];
+  const std::vector<SeenRequest> requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const SeenRequest& seen = requests[0];
   EXPECT_EQ(seen.host, "127.0.0.1:" + std::to_string(server.port()));
   EXPECT_EQ(seen.accept, "application/json");
   EXPECT_EQ(seen.user_agent, "dscp-gateway/0.1");
@@ -453,9 +457,9 @@ TEST(KubeClientGetTest, RereadsRotatedTokenFile) {
   auto client = MakeClient(io, access);
   ASSERT_NE(client, nullptr);
 
-  ASSERT_TRUE(Run(io, client->Get("/a")).ok());
+  ASSERT_TRUE(RunCall(io, client->Get("/a")).ok());
   dir.Write("token", "second-token-after-rotation\n");
-  ASSERT_TRUE(Run(io, client->Get("/b")).ok());
+  ASSERT_TRUE(RunCall(io, client->Get("/b")).ok());
 
   const auto seen = server.requests();
   ASSERT_EQ(seen.size(), 2u);
@@ -469,8 +473,8 @@ TEST(KubeClientGetTest, ReusesKeptAliveConnection) {
   auto client = MakeClient(io, AccessTo(server));
   ASSERT_NE(client, nullptr);
 
-  ASSERT_TRUE(Run(io, client->Get("/a")).ok());
-  ASSERT_TRUE(Run(io, client->Get("/b")).ok());
+  ASSERT_TRUE(RunCall(io, client->Get("/a")).ok());
+  ASSERT_TRUE(RunCall(io, client->Get("/b")).ok());
 
   EXPECT_EQ(server.requests().size(), 2u);
   EXPECT_EQ(server.connections(), 1);
@@ -487,9 +491,9 @@ TEST(KubeClientGetTest, RetriesOnFreshConnectionWhenIdleOneWasClosed) {
   auto client = MakeClient(io, AccessTo(server));
   ASSERT_NE(client, nullptr);
 
-  ASSERT_TRUE(Run(io, client->Get("/a")).ok());
+  ASSERT_TRUE(RunCall(io, client->Get("/a")).ok());
   std::this_thread::sleep_for(milliseconds(50));  // let the close arrive
-  const KubeResponse second = Run(io, client->Get("/b"));
+  const KubeResponse second = RunCall(io, client->Get("/b"));
 
   EXPECT_TRUE(second.ok()) << second.error;
   EXPECT_EQ(second.body, R"({"target":"/b"})");
@@ -503,7 +507,7 @@ TEST(KubeClientGetTest, ReturnsHttpErrorStatusAndBody) {
   auto client = MakeClient(io, AccessTo(server));
   ASSERT_NE(client, nullptr);
 
-  const KubeResponse response = Run(io, client->Get("/api/v1/pods"));
+  const KubeResponse response = RunCall(io, client->Get("/api/v1/pods"));
 
   EXPECT_FALSE(response.ok());
   EXPECT_EQ(response.status, 403u);
@@ -519,7 +523,7 @@ TEST(KubeClientGetTest, FailsTlsHandshakeWhenCaDoesNotMatch) {
   auto client = MakeClient(io, access);
   ASSERT_NE(client, nullptr);
 
-  const KubeResponse response = Run(io, client->Get("/version"));
+  const KubeResponse response = RunCall(io, client->Get("/version"));
 
   EXPECT_EQ(response.status, 0u);
   EXPECT_THAT(response.error, HasSubstr("TLS handshake with 127.0.0.1:"));
@@ -535,10 +539,11 @@ TEST(KubeClientGetTest, FailsTlsHandshakeWhenHostNameDoesNotMatch) {
   auto client = MakeClient(io, access);
   ASSERT_NE(client, nullptr);
 
-  const KubeResponse response = Run(io, client->Get("/version"));
+  const KubeResponse response = RunCall(io, client->Get("/version"));
 
   EXPECT_EQ(response.status, 0u);
   EXPECT_THAT(response.error, HasSubstr("TLS handshake"));
+  EXPECT_THAT(response.error, HasSubstr("IP address mismatch"));
   EXPECT_THAT(server.requests(), IsEmpty());
 }
 
@@ -551,7 +556,7 @@ TEST(KubeClientGetTest, InsecureSkipTlsVerifyAcceptsUntrustedServer) {
   auto client = MakeClient(io, access);
   ASSERT_NE(client, nullptr);
 
-  const KubeResponse response = Run(io, client->Get("/version"));
+  const KubeResponse response = RunCall(io, client->Get("/version"));
 
   EXPECT_TRUE(response.ok()) << response.error;
 }
@@ -566,7 +571,7 @@ TEST(KubeClientGetTest, PresentsClientCertificateFromData) {
   auto client = MakeClient(io, access);
   ASSERT_NE(client, nullptr);
 
-  const KubeResponse response = Run(io, client->Get("/version"));
+  const KubeResponse response = RunCall(io, client->Get("/version"));
 
   EXPECT_TRUE(response.ok()) << response.error;
   ASSERT_EQ(server.requests().size(), 1u);
@@ -579,7 +584,7 @@ TEST(KubeClientGetTest, WorksOverPlainHttp) {
   auto client = MakeClient(io, AccessTo(server));
   ASSERT_NE(client, nullptr);
 
-  const KubeResponse response = Run(io, client->Get("/version"));
+  const KubeResponse response = RunCall(io, client->Get("/version"));
 
   EXPECT_TRUE(response.ok()) << response.error;
   EXPECT_EQ(response.body, "plain");
@@ -593,7 +598,7 @@ TEST(KubeClientGetTest, PrefixesTargetWithServerPath) {
   auto client = MakeClient(io, access);
   ASSERT_NE(client, nullptr);
 
-  ASSERT_TRUE(Run(io, client->Get("/api/v1/pods")).ok());
+  ASSERT_TRUE(RunCall(io, client->Get("/api/v1/pods")).ok());
 
   ASSERT_EQ(server.requests().size(), 1u);
   EXPECT_EQ(server.requests()[0].target, "/k8s/clusters/c-1/api/v1/pods");
@@ -612,7 +617,7 @@ TEST(KubeClientGetTest, ReportsConnectionRefused) {
   auto client = MakeClient(io, access);
   ASSERT_NE(client, nullptr);
 
-  const KubeResponse response = Run(io, client->Get("/version"));
+  const KubeResponse response = RunCall(io, client->Get("/version"));
 
   EXPECT_EQ(response.status, 0u);
   EXPECT_THAT(response.error, HasSubstr("connect 127.0.0.1:" + std::to_string(port)));
@@ -625,8 +630,8 @@ TEST(KubeClientGetTest, ReportsConnectionRefused) {
 TEST(KubeClientStreamTest, SplitsLinesAcrossChunks) {
   // Several lines per chunk, and lines that continue into the next chunk.
   TestServer server([](const SeenRequest&) {
-    return ChunkedReply({Chunk("{\"n\":1}\n{\"n\":2}\n{\"n\""), Chunk(":3}\n{\"n\":"),
-                         Chunk("4"), Chunk("}\n{\"n\":5}\n"), kLastChunk});
+    return ChunkedReply({Chunk("{\"n\":1}\n{\"n\":2}\n{\"n\""), Chunk(":3}\n{\"n\":"), Chunk("4"),
+                         Chunk("}\n{\"n\":5}\n"), kLastChunk});
   });
   net::io_context io;
   auto client = MakeClient(io, AccessTo(server));
@@ -662,8 +667,9 @@ TEST(KubeClientStreamTest, ReassemblesLinesFromSmallReads) {
 }
 
 TEST(KubeClientStreamTest, SkipsEmptyLines) {
-  TestServer server(
-      [](const SeenRequest&) { return ChunkedReply({Chunk("a\n\n\nb\n"), Chunk("\n"), kLastChunk}); });
+  TestServer server([](const SeenRequest&) {
+    return ChunkedReply({Chunk("a\n\n\nb\n"), Chunk("\n"), kLastChunk});
+  });
   net::io_context io;
   auto client = MakeClient(io, AccessTo(server));
   ASSERT_NE(client, nullptr);
@@ -675,8 +681,9 @@ TEST(KubeClientStreamTest, SkipsEmptyLines) {
 }
 
 TEST(KubeClientStreamTest, DeliversFinalLineWithoutNewlineWhenBodyEnds) {
-  TestServer server(
-      [](const SeenRequest&) { return ChunkedReply({Chunk("a\nlast"), kLastChunk}); });
+  TestServer server([](const SeenRequest&) {
+    return ChunkedReply({Chunk("a\nlast"), kLastChunk});
+  });
   net::io_context io;
   auto client = MakeClient(io, AccessTo(server));
   ASSERT_NE(client, nullptr);
@@ -742,7 +749,10 @@ TEST(KubeClientStreamTest, ReturnsStatusAndBodyOnHttpError) {
 
 TEST(KubeClientStreamTest, RejectsLineLongerThan16MiB) {
   TestServer server([](const SeenRequest&) {
-    Reply reply = ChunkedReply({Chunk(std::string((16u << 20) + 1, 'x'))});
+    const std::string piece = Chunk(std::string(64u << 10, 'x'));
+    Reply reply = ChunkedReply({});
+    for (int i = 0; i < 16 * 16; ++i) reply.steps.push_back(Step{piece});
+    reply.steps.push_back(Step{Chunk("x")});  // one byte over the limit
     reply.steps.push_back(Step{Chunk("\n"), kStall});
     return reply;
   });
@@ -829,14 +839,17 @@ std::string Kubeconfig(const std::string& cluster_fields, const std::string& use
                        const std::string& current_context = "dev") {
   return "apiVersion: v1\n"
          "kind: Config\n"
-         "current-context: " + current_context + "\n"
+         "current-context: " +
+         current_context +
+         "\n"
          "clusters:\n"
          "- name: other-cluster\n"
          "  cluster:\n"
          "    server: https://other.example:6443\n"
          "- name: dev-cluster\n"
          "  cluster:\n"
-         "    server: https://10.0.0.1:6443\n" + cluster_fields +
+         "    server: https://10.0.0.1:6443\n" +
+         cluster_fields +
          "contexts:\n"
          "- name: other\n"
          "  context: {cluster: other-cluster, user: other-user}\n"
@@ -846,14 +859,15 @@ std::string Kubeconfig(const std::string& cluster_fields, const std::string& use
          "- name: other-user\n"
          "  user: {token: other-token}\n"
          "- name: dev-user\n"
-         "  user:\n" + user_fields;
+         "  user:\n" +
+         user_fields;
 }
 
 TEST(KubeconfigAccessTest, ReadsCurrentContextWithTokenAndCaData) {
   TempDir dir;
-  const std::string path = dir.Write(
-      "config", Kubeconfig("    certificate-authority-data: " + Base64("CA PEM") + "\n",
-                           "    token: abc123\n"));
+  const std::string path =
+      dir.Write("config", Kubeconfig("    certificate-authority-data: " + Base64("CA PEM") + "\n",
+                                     "    token: abc123\n"));
 
   const auto access = KubeconfigAccess(path);
 
@@ -879,11 +893,11 @@ TEST(KubeconfigAccessTest, UsesRequestedContext) {
 
 TEST(KubeconfigAccessTest, ResolvesRelativePathsAgainstItsDirectory) {
   TempDir dir;
-  const std::string path = dir.Write(
-      "kube/config", Kubeconfig("    certificate-authority: certs/ca.crt\n",
-                                "    tokenFile: secrets/token\n"
-                                "    client-certificate: /etc/absolute/client.crt\n"
-                                "    client-key: client.key\n"));
+  const std::string path =
+      dir.Write("kube/config", Kubeconfig("    certificate-authority: certs/ca.crt\n",
+                                          "    tokenFile: secrets/token\n"
+                                          "    client-certificate: /etc/absolute/client.crt\n"
+                                          "    client-key: client.key\n"));
 
   const auto access = KubeconfigAccess(path);
 
@@ -934,10 +948,11 @@ TEST(KubeconfigAccessTest, MissingContextIsAnError) {
 
 TEST(KubeconfigAccessTest, RejectsExecPlugin) {
   TempDir dir;
-  const std::string path = dir.Write(
-      "config", Kubeconfig("", "    exec:\n"
-                               "      apiVersion: client.authentication.k8s.io/v1beta1\n"
-                               "      command: aws\n"));
+  const std::string path =
+      dir.Write("config", Kubeconfig("",
+                                     "    exec:\n"
+                                     "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                                     "      command: aws\n"));
 
   const auto access = KubeconfigAccess(path);
 
