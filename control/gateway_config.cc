@@ -10,24 +10,22 @@
 #include <initializer_list>
 #include <optional>
 #include <set>
-#include <tuple>
 #include <sstream>
 #include <string_view>
+#include <tuple>
 
 #include "control/policy.h"
+#include "control/yaml_helpers.h"
 
 namespace dg {
 namespace {
 
-// ConfigError is an aggregate of strings, so in C++20 a std::string can initialise it and a
-// YAML::Node can be built from it; a plain `return` into Result<std::string> or
-// Result<YAML::Node> is then ambiguous, and these helpers name the side explicitly.
-Result<std::string> StringValue(std::string value) {
-  return Result<std::string>(boost::system::in_place_value, std::move(value));
-}
-Result<YAML::Node> NodeError(ConfigError error) {
-  return Result<YAML::Node>(boost::system::in_place_error, std::move(error));
-}
+using yaml_helpers::ChildPath;
+using yaml_helpers::IndexPath;
+using yaml_helpers::IsPresent;
+using yaml_helpers::NodeError;
+using yaml_helpers::Quoted;
+using yaml_helpers::StringValue;
 
 constexpr uint64_t kMinQueueDepth = 1;
 constexpr uint64_t kMaxQueueDepth = 65536;
@@ -40,19 +38,7 @@ constexpr uint64_t kMaxPort = 65535;
 // gateway/packet_parser.h) hold this many per overlay; more would be silently dropped.
 constexpr size_t kMaxOverlayPortsPerKind = 8;
 
-std::string ChildPath(const std::string& parent, std::string_view key) {
-  if (parent.empty()) return std::string(key);
-  return parent + "." + std::string(key);
-}
-
-std::string IndexPath(const std::string& parent, size_t index) {
-  return parent + "[" + std::to_string(index) + "]";
-}
-
-std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
-
 // A key written without a value ("rate:") means the same as leaving it out: the default.
-bool IsPresent(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); }
 
 // Walks one gateway.yaml, turning every problem into a ConfigError that names the key.
 class GatewayConfigParser {
@@ -74,10 +60,9 @@ class GatewayConfigParser {
     config.source = source_;
     if (!IsPresent(root)) return config;  // An empty file selects every default.
     if (!root.IsMap()) return Error("", "expected a mapping of sections (eal, ports, ...)");
-    if (auto error = CheckKeys(
-            root, "",
-            {"eal", "ports", "shaper", "queues", "policy", "overlay", "rest", "datapath",
-             "kubernetes"})) {
+    if (auto error = CheckKeys(root, "",
+                               {"eal", "ports", "shaper", "queues", "policy", "overlay", "rest",
+                                "datapath", "kubernetes"})) {
       return *error;
     }
     for (auto section : {&GatewayConfigParser::ParseEal, &GatewayConfigParser::ParsePorts,
@@ -397,13 +382,15 @@ class GatewayConfigParser {
   }
 
   SectionError ParseKubernetes(const YAML::Node& root, GatewayConfig& config) const {
-    const auto section = Section(root, "kubernetes",
-                                 {"enabled", "kubeconfig", "context", "nodeName", "allPods", "configMap",
-                                  "namespaceClassLabel", "watchTimeoutSeconds", "idleTimeoutSeconds", "pageSize"});
+    const auto section =
+        Section(root, "kubernetes",
+                {"enabled", "kubeconfig", "context", "nodeName", "allPods", "configMap",
+                 "namespaceClassLabel", "watchTimeoutSeconds", "idleTimeoutSeconds", "pageSize"});
     if (!section) return section.error();
     if (!section->IsDefined()) return std::nullopt;
     GatewayConfig::Kubernetes& kubernetes = config.kubernetes;
-    for (auto [key, target] : {std::pair{"enabled", &kubernetes.enabled}, std::pair{"allPods", &kubernetes.all_pods}}) {
+    for (auto [key, target] :
+         {std::pair{"enabled", &kubernetes.enabled}, std::pair{"allPods", &kubernetes.all_pods}}) {
       if (!IsPresent((*section)[key])) continue;
       auto value = Boolean((*section)[key], ChildPath("kubernetes", key));
       if (!value) return value.error();
@@ -413,9 +400,10 @@ class GatewayConfigParser {
     auto explicitly_empty = [](const YAML::Node& node) {
       return node.IsDefined() && node.IsScalar() && node.Scalar().empty() && node.Tag() == "!";
     };
-    for (auto [key, target] : {std::pair{"kubeconfig", &kubernetes.kubeconfig}, std::pair{"context", &kubernetes.context},
-                               std::pair{"nodeName", &kubernetes.node_name},
-                               std::pair{"namespaceClassLabel", &kubernetes.namespace_class_label}}) {
+    for (auto [key, target] :
+         {std::pair{"kubeconfig", &kubernetes.kubeconfig},
+          std::pair{"context", &kubernetes.context}, std::pair{"nodeName", &kubernetes.node_name},
+          std::pair{"namespaceClassLabel", &kubernetes.namespace_class_label}}) {
       if (std::string_view(key) == "namespaceClassLabel" && explicitly_empty((*section)[key])) {
         target->clear();
         continue;
@@ -428,7 +416,8 @@ class GatewayConfigParser {
     const YAML::Node config_map = (*section)["configMap"];
     if (IsPresent(config_map)) {
       if (!config_map.IsMap()) return Error("kubernetes.configMap", "expected {namespace, name}");
-      if (auto error = CheckKeys(config_map, "kubernetes.configMap", {"namespace", "name"})) return error;
+      if (auto error = CheckKeys(config_map, "kubernetes.configMap", {"namespace", "name"}))
+        return error;
       for (auto [key, target] : {std::pair{"namespace", &kubernetes.config_map_namespace},
                                  std::pair{"name", &kubernetes.config_map_name}}) {
         if (std::string_view(key) == "name" && explicitly_empty(config_map[key])) {
@@ -450,7 +439,8 @@ class GatewayConfigParser {
       if (!value) return value.error();
       *target = static_cast<uint32_t>(*value);
     }
-    if (!kubernetes.kubeconfig.empty() && !std::filesystem::path(kubernetes.kubeconfig).is_absolute()) {
+    if (!kubernetes.kubeconfig.empty() &&
+        !std::filesystem::path(kubernetes.kubeconfig).is_absolute()) {
       kubernetes.kubeconfig = ResolvePolicyPath(kubernetes.kubeconfig);
     }
     return std::nullopt;

@@ -14,27 +14,19 @@
 #include <sstream>
 #include <tuple>
 
+#include "control/yaml_helpers.h"
+
 namespace dg {
 namespace {
 
-// ConfigError is an aggregate of strings, so in C++20 a std::string can initialise it and a
-// plain `return text;` into Result<std::string> is ambiguous; this names the value side.
-Result<std::string> StringValue(std::string value) {
-  return Result<std::string>(boost::system::in_place_value, std::move(value));
-}
+using yaml_helpers::ChildPath;
+using yaml_helpers::IndexPath;
+using yaml_helpers::IsPresent;
+using yaml_helpers::NodeError;
+using yaml_helpers::Quoted;
+using yaml_helpers::StringValue;
 
 constexpr uint8_t kIpv4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-std::string ChildPath(const std::string& parent, std::string_view key) {
-  if (parent.empty()) return std::string(key);
-  return parent + "." + std::string(key);
-}
-
-std::string IndexPath(const std::string& parent, size_t index) {
-  return parent + "[" + std::to_string(index) + "]";
-}
-
-bool IsPresent(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); }
 
 // yaml-cpp throws from IsMap() on the placeholder it returns for a missing key.
 bool IsMapping(const YAML::Node& node) { return node.IsDefined() && node.IsMap(); }

@@ -11,8 +11,8 @@
 namespace dg {
 
 struct PodAddress {
-  dg_pod_key key;            // 16 bytes, IPv4-mapped for IPv4
-  std::string text;          // as written in the PodList, for /v1/pods and messages
+  dg_pod_key key;    // 16 bytes, IPv4-mapped for IPv4
+  std::string text;  // as written in the PodList, for /v1/pods and messages
 };
 
 struct PodRecord {
@@ -21,8 +21,8 @@ struct PodRecord {
   std::string name;
   std::string phase;
   bool host_network = false;
-  std::string creation_timestamp;  // RFC 3339, used to prefer the newer pod on IP conflict
-  std::string deletion_timestamp;  // RFC 3339, empty unless the pod is terminating
+  std::string creation_timestamp;     // RFC 3339, used to prefer the newer pod on IP conflict
+  std::string deletion_timestamp;     // RFC 3339, empty unless the pod is terminating
   std::vector<PodAddress> addresses;  // status.podIPs, else status.podIP
 };
 

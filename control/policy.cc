@@ -11,18 +11,17 @@
 #include <set>
 #include <sstream>
 
+#include "control/yaml_helpers.h"
+
 namespace dg {
 namespace {
 
-// ConfigError is an aggregate of strings, so in C++20 a std::string can initialise it and a
-// YAML::Node can be built from it; a plain `return` into Result<std::string> or
-// Result<YAML::Node> is then ambiguous, and these helpers name the side explicitly.
-Result<std::string> StringValue(std::string value) {
-  return Result<std::string>(boost::system::in_place_value, std::move(value));
-}
-Result<YAML::Node> NodeError(ConfigError error) {
-  return Result<YAML::Node>(boost::system::in_place_error, std::move(error));
-}
+using yaml_helpers::ChildPath;
+using yaml_helpers::IndexPath;
+using yaml_helpers::IsPresent;
+using yaml_helpers::NodeError;
+using yaml_helpers::Quoted;
+using yaml_helpers::StringValue;
 
 constexpr std::string_view kConfigMapDataKey = "priorities.yaml";
 constexpr std::string_view kEmbeddedDocumentPath = "data.priorities.yaml";
@@ -53,15 +52,6 @@ std::string Fnv1a64Hex(std::string_view text) {
   return hex;
 }
 
-std::string ChildPath(const std::string& parent, std::string_view key) {
-  if (parent.empty()) return std::string(key);
-  return parent + "." + std::string(key);
-}
-
-std::string IndexPath(const std::string& parent, size_t index) {
-  return parent + "[" + std::to_string(index) + "]";
-}
-
 // Builds errors for one priorities document; when the document is embedded in a ConfigMap
 // every key path is prefixed so the operator knows the key lives inside the data string.
 class ErrorReporter {
@@ -80,8 +70,6 @@ class ErrorReporter {
   const std::string& source_;
   std::string key_prefix_;
 };
-
-std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 std::string JoinNames(std::initializer_list<std::string_view> names) {
   std::string joined;

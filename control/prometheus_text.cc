@@ -43,7 +43,8 @@ void PrometheusText::Family(std::string_view name, std::string_view type, std::s
   text_ += '\n';
 }
 
-void PrometheusText::WriteSeries(std::string_view name, std::string_view suffix, const MetricLabels& labels,
+void PrometheusText::WriteSeries(std::string_view name, std::string_view suffix,
+                                 const MetricLabels& labels,
                                  const std::pair<std::string_view, std::string>* extra_label) {
   text_ += name;
   text_ += suffix;

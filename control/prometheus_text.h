@@ -22,7 +22,8 @@ class PrometheusText {
   void Sample(std::string_view name, const MetricLabels& labels, uint64_t value);
   void Sample(std::string_view name, const MetricLabels& labels, double value);
   // `bucket_counts` are per bucket (not cumulative), the last one above every bound.
-  void Histogram(std::string_view name, const MetricLabels& labels, const std::vector<double>& upper_bounds,
+  void Histogram(std::string_view name, const MetricLabels& labels,
+                 const std::vector<double>& upper_bounds,
                  const std::vector<uint64_t>& bucket_counts, double sum);
 
   const std::string& text() const { return text_; }

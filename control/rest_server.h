@@ -27,17 +27,17 @@ struct RestServerOptions {
   std::string listen = "127.0.0.1:9470";  // host:port, [v6]:port; port 0 picks a free one
   size_t max_connections = 64;            // further connections are accepted and closed at once
   std::chrono::milliseconds idle_timeout{10000};  // per request: headers must arrive in time
-  uint32_t header_limit_bytes = 8192;     // larger request head -> 431
-  uint32_t body_limit_bytes = 0;          // GET has no body; any body -> 413
+  uint32_t header_limit_bytes = 8192;             // larger request head -> 431
+  uint32_t body_limit_bytes = 0;                  // GET has no body; any body -> 413
 };
 
 struct RestServerStats {
-  uint64_t requests = 0;               // requests answered (any status)
-  uint64_t bad_requests = 0;           // 400, 413, 431
-  uint64_t not_found = 0;              // 404
-  uint64_t method_not_allowed = 0;     // 405
-  uint64_t connections_rejected = 0;   // over max_connections
-  uint64_t timeouts = 0;               // idle or slow clients disconnected
+  uint64_t requests = 0;              // requests answered (any status)
+  uint64_t bad_requests = 0;          // 400, 413, 431
+  uint64_t not_found = 0;             // 404
+  uint64_t method_not_allowed = 0;    // 405
+  uint64_t connections_rejected = 0;  // over max_connections
+  uint64_t timeouts = 0;              // idle or slow clients disconnected
   uint64_t connections_open = 0;
 };
 

@@ -18,8 +18,9 @@ void throw_exception_from_error(const ConfigError& error,
 Result<std::string> ReadTextFile(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    return Result<std::string>(boost::system::in_place_error,
-                               ConfigError{path, "", std::string("cannot open: ") + std::strerror(errno)});
+    return Result<std::string>(
+        boost::system::in_place_error,
+        ConfigError{path, "", std::string("cannot open: ") + std::strerror(errno)});
   }
   std::ostringstream contents;
   contents << file.rdbuf();

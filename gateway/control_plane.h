@@ -9,8 +9,8 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <functional>
-#include <memory>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -27,9 +27,9 @@ struct PolicyStatus {
   std::string pods_path;
   std::string content_hash;
   std::chrono::system_clock::time_point loaded_at;
-  uint64_t reloads = 0;         // successful reloads after startup
-  uint64_t reload_errors = 0;   // rejected files (the previous policy stayed)
-  std::string last_error;       // file: key: reason of the last rejection, "" if none since
+  uint64_t reloads = 0;           // successful reloads after startup
+  uint64_t reload_errors = 0;     // rejected files (the previous policy stayed)
+  std::string last_error;         // file: key: reason of the last rejection, "" if none since
   std::string last_error_source;  // the file or ConfigMap it came from; its next success clears it
   std::chrono::system_clock::time_point last_error_at;
 };
@@ -41,8 +41,8 @@ struct PortIds {
 
 class ControlPlane {
  public:
-  ControlPlane(boost::asio::io_context& io, const GatewayConfig& config, Datapath& datapath, PortIds ports,
-               uint64_t tsc_hz, std::function<void()> request_stop);
+  ControlPlane(boost::asio::io_context& io, const GatewayConfig& config, Datapath& datapath,
+               PortIds ports, uint64_t tsc_hz, std::function<void()> request_stop);
   ~ControlPlane();
 
   // Starts REST, the reload watcher, the heartbeat sampler and signal handling
@@ -60,7 +60,8 @@ class ControlPlane {
 
   // Live sync from the API server. Call before Start(); the static files stay the
   // starting point until the first list arrives.
-  void EnableKubernetes(std::unique_ptr<k8s::KubeTransport> transport, k8s::KubernetesSyncOptions options);
+  void EnableKubernetes(std::unique_ptr<k8s::KubeTransport> transport,
+                        k8s::KubernetesSyncOptions options);
 
   // Renderers, public for tests.
   boost::json::object StatsDocument() const;
@@ -88,7 +89,9 @@ class ControlPlane {
   class PodSink : public k8s::PodTableSink {
    public:
     explicit PodSink(PodDirectory& directory) : directory_(directory) {}
-    void ReplaceAll(const std::vector<PodTableEntry>& entries) override { directory_.ReplaceAll(entries); }
+    void ReplaceAll(const std::vector<PodTableEntry>& entries) override {
+      directory_.ReplaceAll(entries);
+    }
     void Upsert(const PodTableEntry& entry) override { directory_.Upsert(entry); }
     void Erase(const dg_pod_key& key) override { directory_.Erase(key); }
 

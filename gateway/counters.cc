@@ -4,7 +4,8 @@ namespace dg {
 
 uint64_t CounterTotals::UnclassifiedTotal() const {
   uint64_t total = 0;
-  for (uint32_t reason = 1; reason < kUnclassifiedReasonCount; ++reason) total += unclassified[reason];
+  for (uint32_t reason = 1; reason < kUnclassifiedReasonCount; ++reason)
+    total += unclassified[reason];
   return total;
 }
 

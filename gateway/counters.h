@@ -14,7 +14,9 @@ namespace dg {
 
 class Counter {
  public:
-  void Add(uint64_t amount) { value_.store(value_.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed); }
+  void Add(uint64_t amount) {
+    value_.store(value_.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
+  }
   void Increment() { Add(1); }
   void Set(uint64_t value) { value_.store(value, std::memory_order_relaxed); }
   uint64_t Load() const { return value_.load(std::memory_order_relaxed); }
@@ -24,7 +26,7 @@ class Counter {
 };
 
 // Port counters the worker sees (the PMD's own are read with rte_eth_stats_get).
-#define DG_WORKER_SCALAR_COUNTERS(X)                                                    \
+#define DG_WORKER_SCALAR_COUNTERS(X)                                                  \
   X(kernel_rx_packets, "frames received on the kernel-facing port")                   \
   X(kernel_rx_bytes, "bytes received on the kernel-facing port")                      \
   X(uplink_tx_packets, "frames sent on the uplink")                                   \
@@ -48,11 +50,11 @@ inline constexpr uint64_t kSojournBucketBoundsMicros[kSojournBucketCount] = {
     10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000};
 
 struct alignas(64) ClassCounters {
-  Counter packets;     // dequeued (sent) packets
+  Counter packets;  // dequeued (sent) packets
   Counter bytes;
-  Counter drops;       // tail drops
-  Counter depth;       // packets queued now (worker-written gauge)
-  Counter peak_depth;  // highest depth since start
+  Counter drops;                 // tail drops
+  Counter depth;                 // packets queued now (worker-written gauge)
+  Counter peak_depth;            // highest depth since start
   Counter ceiling_tokens_bytes;  // gauge: tokens left under this class's maxRate
   Counter sojourn_buckets[kSojournBucketCount + 1];  // last one: above every bound
   Counter sojourn_cycles_sum;

@@ -34,14 +34,16 @@ Result<int> InitEal(const std::vector<std::string>& eal_args) {
 }
 
 Result<std::unique_ptr<Datapath>> BuildDatapath(const PolicyInputs& inputs,
-                                               const std::vector<uint16_t>& vxlan_ports,
-                                               const std::vector<uint16_t>& geneve_ports,
-                                               uint32_t pod_table_capacity) {
+                                                const std::vector<uint16_t>& vxlan_ports,
+                                                const std::vector<uint16_t>& geneve_ports,
+                                                uint32_t pod_table_capacity) {
   auto datapath = std::make_unique<Datapath>();
   const size_t qsbr_size = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
-  datapath->qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc("dg_qsbr", qsbr_size, RTE_CACHE_LINE_SIZE));
+  datapath->qsbr =
+      static_cast<rte_rcu_qsbr*>(rte_zmalloc("dg_qsbr", qsbr_size, RTE_CACHE_LINE_SIZE));
   if (datapath->qsbr == nullptr || rte_rcu_qsbr_init(datapath->qsbr, RTE_MAX_LCORE) != 0) {
-    return ConfigError{"", "datapath", "cannot allocate the RCU state (hugepage memory exhausted?)"};
+    return ConfigError{"", "datapath",
+                       "cannot allocate the RCU state (hugepage memory exhausted?)"};
   }
   datapath->publisher = std::make_unique<PolicyPublisher>(datapath->qsbr);
   datapath->publisher->SetPolicy(inputs.policy);
@@ -62,14 +64,19 @@ Result<std::unique_ptr<Datapath>> BuildDatapath(const PolicyInputs& inputs,
   pipeline.pods = datapath->pod_table.get();
   pipeline.policy = &datapath->publisher->Current();
   pipeline.counters = datapath->counters.get();
-  pipeline.overlay_ports.vxlan_count = static_cast<uint8_t>(std::min<size_t>(vxlan_ports.size(), OverlayPorts::kMaxPorts));
-  std::copy_n(vxlan_ports.begin(), pipeline.overlay_ports.vxlan_count, pipeline.overlay_ports.vxlan);
-  pipeline.overlay_ports.geneve_count = static_cast<uint8_t>(std::min<size_t>(geneve_ports.size(), OverlayPorts::kMaxPorts));
-  std::copy_n(geneve_ports.begin(), pipeline.overlay_ports.geneve_count, pipeline.overlay_ports.geneve);
+  pipeline.overlay_ports.vxlan_count =
+      static_cast<uint8_t>(std::min<size_t>(vxlan_ports.size(), OverlayPorts::kMaxPorts));
+  std::copy_n(vxlan_ports.begin(), pipeline.overlay_ports.vxlan_count,
+              pipeline.overlay_ports.vxlan);
+  pipeline.overlay_ports.geneve_count =
+      static_cast<uint8_t>(std::min<size_t>(geneve_ports.size(), OverlayPorts::kMaxPorts));
+  std::copy_n(geneve_ports.begin(), pipeline.overlay_ports.geneve_count,
+              pipeline.overlay_ports.geneve);
   return datapath;
 }
 
-Result<PolicyInputs> LoadPolicyInputs(const std::string& priorities_path, const std::string& pods_path) {
+Result<PolicyInputs> LoadPolicyInputs(const std::string& priorities_path,
+                                      const std::string& pods_path) {
   PolicyInputs inputs;
   if (priorities_path.empty()) {
     inputs.policy = DefaultPriorityPolicy();

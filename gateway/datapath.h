@@ -36,9 +36,9 @@ struct Datapath {
 // Needs an initialised EAL. Loads `inputs` into the tables; a pod the table cannot hold
 // is reported as an error rather than left silently unmarked.
 Result<std::unique_ptr<Datapath>> BuildDatapath(const PolicyInputs& inputs,
-                                               const std::vector<uint16_t>& vxlan_ports,
-                                               const std::vector<uint16_t>& geneve_ports,
-                                               uint32_t pod_table_capacity);
+                                                const std::vector<uint16_t>& vxlan_ports,
+                                                const std::vector<uint16_t>& geneve_ports,
+                                                uint32_t pod_table_capacity);
 
 // rte_eal_init from a list of arguments (argv[0] added). Returns an error message.
 Result<int> InitEal(const std::vector<std::string>& eal_args);

@@ -11,8 +11,8 @@ namespace dg {
 // arrived with a bad checksum leaves with an equally bad one: corruption stays visible.
 inline uint16_t UpdateChecksumForWordChange(uint16_t checksum, uint16_t old_word,
                                             uint16_t new_word) {
-  uint32_t sum = static_cast<uint16_t>(~checksum) + static_cast<uint32_t>(static_cast<uint16_t>(~old_word)) +
-                 new_word;
+  uint32_t sum = static_cast<uint16_t>(~checksum) +
+                 static_cast<uint32_t>(static_cast<uint16_t>(~old_word)) + new_word;
   sum = (sum & 0xffff) + (sum >> 16);
   sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<uint16_t>(~sum);
@@ -36,7 +36,8 @@ inline bool SetIpv4Dscp(uint8_t* ipv4_header, uint8_t dscp) {
 // Traffic class straddles bytes 0 and 1 (version:4, class:8, flow label:20); IPv6 has
 // no header checksum, and the flow label stays as the sender chose it.
 inline bool SetIpv6Dscp(uint8_t* ipv6_header, uint8_t dscp) {
-  const uint8_t old_class = static_cast<uint8_t>(((ipv6_header[0] & 0x0f) << 4) | (ipv6_header[1] >> 4));
+  const uint8_t old_class =
+      static_cast<uint8_t>(((ipv6_header[0] & 0x0f) << 4) | (ipv6_header[1] >> 4));
   const uint8_t new_class = static_cast<uint8_t>((dscp << 2) | (old_class & 0x03));
   if (new_class == old_class) return false;
   ipv6_header[0] = static_cast<uint8_t>((ipv6_header[0] & 0xf0) | (new_class >> 4));

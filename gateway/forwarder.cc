@@ -40,30 +40,35 @@ int WorkerEntry(void* argument) {
   for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&control_signals, signal_number);
   pthread_sigmask(SIG_BLOCK, &control_signals, nullptr);
   auto* launch = static_cast<WorkerLaunch*>(argument);
-  launch->worker->RunUntilStopped(*launch->stop, launch->qsbr, rte_lcore_id(), launch->drain_cycles);
+  launch->worker->RunUntilStopped(*launch->stop, launch->qsbr, rte_lcore_id(),
+                                  launch->drain_cycles);
   return 0;
 }
 
 void PrintPortLine(const char* role, uint16_t port_id) {
   const PortStatistics stats = ReadPortStatistics(port_id);
-  std::printf("port %s rx_packets=%lu rx_bytes=%lu tx_packets=%lu tx_bytes=%lu rx_missed=%lu "
-              "rx_errors=%lu tx_errors=%lu rx_nombuf=%lu\n",
-              role, stats.rx_packets, stats.rx_bytes, stats.tx_packets, stats.tx_bytes, stats.rx_missed,
-              stats.rx_errors, stats.tx_errors, stats.rx_nombuf);
+  std::printf(
+      "port %s rx_packets=%lu rx_bytes=%lu tx_packets=%lu tx_bytes=%lu rx_missed=%lu "
+      "rx_errors=%lu tx_errors=%lu rx_nombuf=%lu\n",
+      role, stats.rx_packets, stats.rx_bytes, stats.tx_packets, stats.tx_bytes, stats.rx_missed,
+      stats.rx_errors, stats.tx_errors, stats.rx_nombuf);
 }
 
 }  // namespace
 
-Result<k8s::ClusterAccess> ResolveClusterAccess(const GatewayConfig& config, k8s::KubernetesSyncOptions* options) {
+Result<k8s::ClusterAccess> ResolveClusterAccess(const GatewayConfig& config,
+                                                k8s::KubernetesSyncOptions* options) {
   const GatewayConfig::Kubernetes& kubernetes = config.kubernetes;
   options->node_name = kubernetes.node_name;
   if (options->node_name.empty()) {
-    if (const char* node_name = std::getenv("NODE_NAME"); node_name != nullptr) options->node_name = node_name;
+    if (const char* node_name = std::getenv("NODE_NAME"); node_name != nullptr)
+      options->node_name = node_name;
   }
   if (options->node_name.empty() && !kubernetes.all_pods) {
-    return ConfigError{config.source, "kubernetes.nodeName",
-                       "no node name: set it, or NODE_NAME (the DaemonSet sets it from spec.nodeName), or "
-                       "allPods: true"};
+    return ConfigError{
+        config.source, "kubernetes.nodeName",
+        "no node name: set it, or NODE_NAME (the DaemonSet sets it from spec.nodeName), or "
+        "allPods: true"};
   }
   options->all_pods = kubernetes.all_pods;
   options->config_map_namespace = kubernetes.config_map_namespace;
@@ -72,7 +77,9 @@ Result<k8s::ClusterAccess> ResolveClusterAccess(const GatewayConfig& config, k8s
   options->watch_timeout = std::chrono::seconds(kubernetes.watch_timeout_seconds);
   options->idle_timeout = std::chrono::seconds(kubernetes.idle_timeout_seconds);
   options->page_size = kubernetes.page_size;
-  return kubernetes.kubeconfig.empty() ? k8s::InClusterAccess() : k8s::KubeconfigAccess(kubernetes.kubeconfig, kubernetes.context);
+  return kubernetes.kubeconfig.empty()
+             ? k8s::InClusterAccess()
+             : k8s::KubeconfigAccess(kubernetes.kubeconfig, kubernetes.context);
 }
 
 int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
@@ -93,31 +100,36 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
   }
   const unsigned worker_lcore = rte_get_next_lcore(static_cast<unsigned>(-1), 1, 0);
   if (worker_lcore >= RTE_MAX_LCORE) {
-    std::fprintf(stderr, "dscp-gateway: eal: needs a worker lcore besides the main one (e.g. -l 0-1)\n");
+    std::fprintf(stderr,
+                 "dscp-gateway: eal: needs a worker lcore besides the main one (e.g. -l 0-1)\n");
     rte_eal_cleanup();
     return 1;
   }
   int exit_code = 0;
   {
-    auto datapath = BuildDatapath(inputs, config.vxlan_ports, config.geneve_ports, config.pod_table_size);
+    auto datapath =
+        BuildDatapath(inputs, config.vxlan_ports, config.geneve_ports, config.pod_table_size);
     if (!datapath) {
       std::fprintf(stderr, "dscp-gateway: %s\n", datapath.error().Message().c_str());
       rte_eal_cleanup();
       return 1;
     }
-    rte_mempool* pool = rte_pktmbuf_pool_create("dg_mbufs", config.mbufs, 256, 0,
-                                                RTE_MBUF_DEFAULT_BUF_SIZE,
-                                                static_cast<int>(rte_lcore_to_socket_id(worker_lcore)));
+    rte_mempool* pool =
+        rte_pktmbuf_pool_create("dg_mbufs", config.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                static_cast<int>(rte_lcore_to_socket_id(worker_lcore)));
     if (pool == nullptr) {
-      std::fprintf(stderr, "dscp-gateway: cannot create a mempool of %u mbufs (hugepages?)\n", config.mbufs);
+      std::fprintf(stderr, "dscp-gateway: cannot create a mempool of %u mbufs (hugepages?)\n",
+                   config.mbufs);
       rte_eal_cleanup();
       return 1;
     }
     auto kernel_port = StartPort(config.kernel_port, "kernel", pool, 1024);
-    auto uplink_port = kernel_port ? StartPort(config.uplink_port, "uplink", pool, 1024) : kernel_port;
+    auto uplink_port =
+        kernel_port ? StartPort(config.uplink_port, "uplink", pool, 1024) : kernel_port;
     if (!kernel_port || !uplink_port) {
       const ConfigError& error = !kernel_port ? kernel_port.error() : uplink_port.error();
-      std::fprintf(stderr, "dscp-gateway: %s: %s\n", config.source.c_str(), error.Message().c_str());
+      std::fprintf(stderr, "dscp-gateway: %s: %s\n", config.source.c_str(),
+                   error.Message().c_str());
       if (kernel_port) StopPort(*kernel_port);
       rte_eal_cleanup();
       return 1;
@@ -138,8 +150,8 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
 
     // SIGINT/SIGTERM stop and SIGHUP reloads, through the control thread's io_context.
     boost::asio::io_context io;
-    ControlPlane control_plane(io, config, **datapath, PortIds{*kernel_port, *uplink_port}, rte_get_tsc_hz(),
-                               [&io] {
+    ControlPlane control_plane(io, config, **datapath, PortIds{*kernel_port, *uplink_port},
+                               rte_get_tsc_hz(), [&io] {
                                  stop_requested.store(true);
                                  io.stop();
                                });
@@ -152,13 +164,15 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
         rte_eal_cleanup();
         return 1;
       }
-      std::printf("dscp-gateway: syncing from the Kubernetes API at %s (%s)\n", (*client)->Describe().c_str(),
+      std::printf("dscp-gateway: syncing from the Kubernetes API at %s (%s)\n",
+                  (*client)->Describe().c_str(),
                   sync_options.all_pods ? "all pods" : ("node " + sync_options.node_name).c_str());
       control_plane.EnableKubernetes(std::move(*client), sync_options);
     }
     auto rest_endpoint = control_plane.Start();
     if (!rest_endpoint) {
-      std::fprintf(stderr, "dscp-gateway: %s: %s\n", config.source.c_str(), rest_endpoint.error().Message().c_str());
+      std::fprintf(stderr, "dscp-gateway: %s: %s\n", config.source.c_str(),
+                   rest_endpoint.error().Message().c_str());
       StopPort(*kernel_port);
       StopPort(*uplink_port);
       rte_eal_cleanup();
@@ -166,12 +180,14 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
     }
     WorkerLaunch launch{&worker, (*datapath)->qsbr, &stop_requested, rte_get_tsc_hz()};
     rte_eal_remote_launch(WorkerEntry, &launch, worker_lcore);
-    std::printf("dscp-gateway: forwarding %s -> %s on lcore %u; shaper %s; %zu classes, %zu pod addresses; "
-                "REST on %s:%u\n",
-                config.kernel_port.c_str(), config.uplink_port.c_str(), worker_lcore,
-                config.shaper_rate_bps == 0 ? "off" : (std::to_string(config.shaper_rate_bps) + " bit/s").c_str(),
-                inputs.policy.classes.size(), inputs.pods.size(), rest_endpoint->address().to_string().c_str(),
-                rest_endpoint->port());
+    std::printf(
+        "dscp-gateway: forwarding %s -> %s on lcore %u; shaper %s; %zu classes, %zu pod addresses; "
+        "REST on %s:%u\n",
+        config.kernel_port.c_str(), config.uplink_port.c_str(), worker_lcore,
+        config.shaper_rate_bps == 0 ? "off"
+                                    : (std::to_string(config.shaper_rate_bps) + " bit/s").c_str(),
+        inputs.policy.classes.size(), inputs.pods.size(),
+        rest_endpoint->address().to_string().c_str(), rest_endpoint->port());
     std::fflush(stdout);
 
     io.run();

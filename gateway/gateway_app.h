@@ -16,7 +16,8 @@ struct PolicyInputs {
 
 // Loads the priorities ConfigMap and the PodList (either may be empty: default policy,
 // empty table). Nothing is touched on error.
-Result<PolicyInputs> LoadPolicyInputs(const std::string& priorities_path, const std::string& pods_path);
+Result<PolicyInputs> LoadPolicyInputs(const std::string& priorities_path,
+                                      const std::string& pods_path);
 
 // `run`: returns the process exit code.
 int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs);

@@ -85,16 +85,20 @@ bool ParseNumber(const std::string& text, uint32_t low, uint32_t high, uint32_t*
   return true;
 }
 
-int CheckedLoad(const std::string& config_path, dg::GatewayConfig* config, dg::PolicyInputs* inputs) {
+int CheckedLoad(const std::string& config_path, dg::GatewayConfig* config,
+                dg::PolicyInputs* inputs) {
   if (config_path.empty()) return UsageError("--config FILE is required");
   auto loaded_config = dg::LoadGatewayConfigFile(config_path);
   if (!loaded_config) {
-    std::fprintf(stderr, "dscp-gateway: invalid config: %s\n", loaded_config.error().Message().c_str());
+    std::fprintf(stderr, "dscp-gateway: invalid config: %s\n",
+                 loaded_config.error().Message().c_str());
     return 1;
   }
-  auto loaded_inputs = dg::LoadPolicyInputs(loaded_config->priorities_path, loaded_config->pods_path);
+  auto loaded_inputs =
+      dg::LoadPolicyInputs(loaded_config->priorities_path, loaded_config->pods_path);
   if (!loaded_inputs) {
-    std::fprintf(stderr, "dscp-gateway: invalid policy: %s\n", loaded_inputs.error().Message().c_str());
+    std::fprintf(stderr, "dscp-gateway: invalid policy: %s\n",
+                 loaded_inputs.error().Message().c_str());
     return 1;
   }
   *config = std::move(*loaded_config);
@@ -155,7 +159,8 @@ int Replay(Flags& flags) {
     }
     return true;
   };
-  if (!parse_ports(vxlan_ports, &options.vxlan_ports) || !parse_ports(geneve_ports, &options.geneve_ports)) {
+  if (!parse_ports(vxlan_ports, &options.vxlan_ports) ||
+      !parse_ports(geneve_ports, &options.geneve_ports)) {
     return UsageError("overlay ports take 1..65535");
   }
   auto inputs = dg::LoadPolicyInputs(options.priorities_path, options.pods_path);

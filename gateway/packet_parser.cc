@@ -106,7 +106,8 @@ UnclassifiedReason ParseIpv4(const Cursor& cursor, uint32_t offset, IpHeaderInfo
   if ((ip[0] >> 4) != 4) return UnclassifiedReason::bad_ip_version;
   const uint32_t header_length = (ip[0] & 0x0f) * 4u;
   if (header_length < kIpv4MinHeaderLength) return UnclassifiedReason::bad_ihl;
-  if (offset + header_length > cursor.contiguous_length) return cursor.ShortfallReason(offset + header_length);
+  if (offset + header_length > cursor.contiguous_length)
+    return cursor.ShortfallReason(offset + header_length);
   const uint32_t total_length = ReadBigEndian16(ip + 2);
   if (total_length < header_length) return UnclassifiedReason::bad_total_length;
   if (offset + total_length > cursor.frame_length) return UnclassifiedReason::truncated;
@@ -150,8 +151,9 @@ UnclassifiedReason ParseIpv6(const Cursor& cursor, uint32_t offset, IpHeaderInfo
     if (next_header == 44) {  // fragment header: fixed 8 bytes
       const uint16_t fragment_offset = ReadBigEndian16(extension + 2) >> 3;
       const bool more_fragments = (extension[3] & 0x01) != 0;
-      const uint32_t identification = (static_cast<uint32_t>(ReadBigEndian16(extension + 4)) << 16) |
-                                      ReadBigEndian16(extension + 6);
+      const uint32_t identification =
+          (static_cast<uint32_t>(ReadBigEndian16(extension + 4)) << 16) |
+          ReadBigEndian16(extension + 6);
       info->is_fragment = more_fragments || fragment_offset != 0;
       info->is_first_fragment = info->is_fragment && fragment_offset == 0;
       if (info->is_fragment) {

@@ -36,7 +36,8 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
     ++lookup_count;
   }
   if (lookup_count != 0) context.pods->LookupBurst(lookup_keys, lookup_count, looked_up_namespaces);
-  for (uint16_t k = 0; k < lookup_count; ++k) namespace_ids[lookup_index[k]] = looked_up_namespaces[k];
+  for (uint16_t k = 0; k < lookup_count; ++k)
+    namespace_ids[lookup_index[k]] = looked_up_namespaces[k];
 
   // In packet order, so a first fragment decides for later fragments of the same burst.
   for (uint16_t i = 0; i < count; ++i) {
@@ -44,7 +45,8 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
     if (packet.is_first_fragment) {
       // Even an unclassifiable first fragment decides: its datagram stays unmarked.
       context.fragments.Remember(packet.fragment_tag, namespace_ids[i]);
-    } else if (packet.is_fragment && context.fragments.Find(packet.fragment_tag, &namespace_ids[i])) {
+    } else if (packet.is_fragment &&
+               context.fragments.Find(packet.fragment_tag, &namespace_ids[i])) {
       counters.fragment_cache_hits.Increment();
       if (packet.reason == UnclassifiedReason::kNone && namespace_ids[i] == DG_NAMESPACE_NONE) {
         counters.unknown_source.Increment();
@@ -54,8 +56,9 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
     }
     if (packet.reason != UnclassifiedReason::kNone) {
       counters.unclassified[static_cast<uint32_t>(packet.reason)].Increment();
-      class_ids[i] = packet.reason == UnclassifiedReason::not_ip ? kNonIpClass
-                                                                 : static_cast<uint8_t>(policy.default_class);
+      class_ids[i] = packet.reason == UnclassifiedReason::not_ip
+                         ? kNonIpClass
+                         : static_cast<uint8_t>(policy.default_class);
       continue;
     }
     const uint32_t namespace_id = namespace_ids[i];
@@ -82,7 +85,8 @@ uint16_t ClassifyAndMarkBurst(PipelineContext& context, const PolicySnapshot& po
                               uint32_t* namespace_ids) {
   for (uint16_t done = 0; done < count;) {
     const uint16_t chunk = static_cast<uint16_t>(
-        static_cast<uint32_t>(count - done) < kPodLookupBurstMax ? count - done : kPodLookupBurstMax);
+        static_cast<uint32_t>(count - done) < kPodLookupBurstMax ? count - done
+                                                                 : kPodLookupBurstMax);
     ClassifyChunk(context, policy, packets + done, chunk, class_ids + done, namespace_ids + done);
     done = static_cast<uint16_t>(done + chunk);
   }

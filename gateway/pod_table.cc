@@ -25,14 +25,16 @@ Result<std::unique_ptr<PodTable>> PodTable::Create(const std::string& name, uint
   parameters.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;
   rte_hash* hash = rte_hash_create(&parameters);
   if (hash == nullptr) {
-    return ConfigError{"pod table", name, std::string("rte_hash_create: ") + rte_strerror(rte_errno)};
+    return ConfigError{"pod table", name,
+                       std::string("rte_hash_create: ") + rte_strerror(rte_errno)};
   }
   rte_hash_rcu_config rcu_config{};
   rcu_config.v = qsbr;
   rcu_config.mode = RTE_HASH_QSBR_MODE_DQ;
   if (int rc = rte_hash_rcu_qsbr_add(hash, &rcu_config); rc != 0) {
     rte_hash_free(hash);
-    return ConfigError{"pod table", name, std::string("rte_hash_rcu_qsbr_add: ") + rte_strerror(rte_errno)};
+    return ConfigError{"pod table", name,
+                       std::string("rte_hash_rcu_qsbr_add: ") + rte_strerror(rte_errno)};
   }
   return std::unique_ptr<PodTable>(new PodTable(hash, capacity, qsbr));
 }
@@ -43,11 +45,13 @@ void PodTable::LookupBurst(const dg_pod_key* const* keys, uint32_t count,
                            uint32_t* namespace_ids) const {
   void* data[kPodLookupBurstMax];
   uint64_t hit_mask = 0;
-  rte_hash_lookup_bulk_data(hash_, reinterpret_cast<const void**>(const_cast<const dg_pod_key**>(keys)),
+  rte_hash_lookup_bulk_data(hash_,
+                            reinterpret_cast<const void**>(const_cast<const dg_pod_key**>(keys)),
                             count, &hit_mask, data);
   for (uint32_t i = 0; i < count; ++i) {
-    namespace_ids[i] = (hit_mask >> i) & 1 ? static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data[i]))
-                                           : DG_NAMESPACE_NONE;
+    namespace_ids[i] = (hit_mask >> i) & 1
+                           ? static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data[i]))
+                           : DG_NAMESPACE_NONE;
   }
 }
 
@@ -98,8 +102,8 @@ PodSyncResult PodDirectory::ReplaceAll(const std::vector<PodTableEntry>& desired
   next.reserve(desired.size());
   for (size_t i = 0; i < desired.size(); ++i) {
     const PodTableEntry& entry = desired[i];
-    next.emplace(entry.address.key,
-                 PodDirectoryEntry{entry.address.text, entry.namespace_name, entry.pod_name, namespace_ids[i]});
+    next.emplace(entry.address.key, PodDirectoryEntry{entry.address.text, entry.namespace_name,
+                                                      entry.pod_name, namespace_ids[i]});
   }
   // Removals first: they free the slots the additions may need in a full table.
   for (const auto& [key, entry] : entries_) {
@@ -140,7 +144,8 @@ bool PodDirectory::Upsert(const PodTableEntry& entry) {
     ++failed_upserts_;
     return false;
   }
-  entries_[entry.address.key] = PodDirectoryEntry{entry.address.text, entry.namespace_name, entry.pod_name, namespace_id};
+  entries_[entry.address.key] =
+      PodDirectoryEntry{entry.address.text, entry.namespace_name, entry.pod_name, namespace_id};
   return true;
 }
 

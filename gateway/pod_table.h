@@ -77,7 +77,8 @@ struct PodSyncResult {
 // only, so the datapath never sees an entry disappear that is still wanted.
 class PodDirectory {
  public:
-  PodDirectory(PodTable* table, PolicyPublisher* publisher) : table_(table), publisher_(publisher) {}
+  PodDirectory(PodTable* table, PolicyPublisher* publisher)
+      : table_(table), publisher_(publisher) {}
 
   PodSyncResult ReplaceAll(const std::vector<PodTableEntry>& desired);
   // One address, for watch events. False if the table is full (the address stays unmarked).

@@ -14,17 +14,20 @@ PolicyPublisher::~PolicyPublisher() { delete current_.load(std::memory_order_acq
 void PolicyPublisher::SetPolicy(PriorityPolicy policy) {
   policy_ = std::move(policy);
   exact_classes_.clear();
-  for (const auto& [name, class_id] : policy_.exact_namespaces) exact_classes_.emplace(name, class_id);
+  for (const auto& [name, class_id] : policy_.exact_namespaces)
+    exact_classes_.emplace(name, class_id);
   Publish();
 }
 
-void PolicyPublisher::SetNamespaceLabelClasses(std::map<std::string, std::string> class_name_by_namespace) {
+void PolicyPublisher::SetNamespaceLabelClasses(
+    std::map<std::string, std::string> class_name_by_namespace) {
   label_classes_ = std::move(class_name_by_namespace);
   Publish();
 }
 
 uint32_t PolicyPublisher::ResolveClass(const std::string& namespace_name) {
-  if (auto exact = exact_classes_.find(namespace_name); exact != exact_classes_.end()) return exact->second;
+  if (auto exact = exact_classes_.find(namespace_name); exact != exact_classes_.end())
+    return exact->second;
   if (auto label = label_classes_.find(namespace_name); label != label_classes_.end()) {
     for (uint32_t c = 0; c < policy_.classes.size(); ++c) {
       if (policy_.classes[c].name == label->second) return c;
@@ -34,7 +37,8 @@ uint32_t PolicyPublisher::ResolveClass(const std::string& namespace_name) {
   return policy_.ClassForNamespace(namespace_name);
 }
 
-std::vector<uint32_t> PolicyPublisher::InternNamespaces(const std::vector<std::string_view>& names) {
+std::vector<uint32_t> PolicyPublisher::InternNamespaces(
+    const std::vector<std::string_view>& names) {
   std::vector<uint32_t> ids;
   ids.reserve(names.size());
   bool added = false;
@@ -66,7 +70,8 @@ const std::string& PolicyPublisher::NamespaceName(uint32_t namespace_id) const {
 }
 
 uint32_t PolicyPublisher::ClassOfNamespace(uint32_t namespace_id) const {
-  return current_.load(std::memory_order_acquire)->class_of_namespace[namespace_id % DG_MAX_NAMESPACES];
+  return current_.load(std::memory_order_acquire)
+      ->class_of_namespace[namespace_id % DG_MAX_NAMESPACES];
 }
 
 void PolicyPublisher::Publish() {
@@ -80,7 +85,8 @@ void PolicyPublisher::Publish() {
   }
   for (uint32_t id = 0; id < DG_MAX_NAMESPACES; ++id) {
     snapshot->class_of_namespace[id] = static_cast<uint8_t>(
-        id < names_.size() && id != DG_NAMESPACE_NONE ? ResolveClass(names_[id]) : policy_.default_class);
+        id < names_.size() && id != DG_NAMESPACE_NONE ? ResolveClass(names_[id])
+                                                      : policy_.default_class);
   }
   const PolicySnapshot* previous = current_.exchange(snapshot.release(), std::memory_order_acq_rel);
   // Workers may still hold `previous` until they next pass a quiescent state.

@@ -19,19 +19,22 @@ Result<uint16_t> StartPort(const std::string& device_name, const std::string& ro
     return ConfigError{"", key, device_name + ": " + step + ": " + rte_strerror(rc < 0 ? -rc : rc)};
   };
   rte_eth_dev_info info{};
-  if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) return fail("rte_eth_dev_info_get", rc);
+  if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0)
+    return fail("rte_eth_dev_info_get", rc);
   rte_eth_conf port_conf{};
   if (int rc = rte_eth_dev_configure(port_id, 1, 1, &port_conf); rc != 0) {
     return fail("rte_eth_dev_configure", rc);
   }
   uint16_t rx_descriptors = ring_size;
   uint16_t tx_descriptors = ring_size;
-  if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_descriptors, &tx_descriptors); rc != 0) {
+  if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_descriptors, &tx_descriptors);
+      rc != 0) {
     return fail("rte_eth_dev_adjust_nb_rx_tx_desc", rc);
   }
   const int socket = rte_eth_dev_socket_id(port_id);
   const unsigned socket_id = socket < 0 ? rte_socket_id() : static_cast<unsigned>(socket);
-  if (int rc = rte_eth_rx_queue_setup(port_id, 0, rx_descriptors, socket_id, nullptr, pool); rc != 0) {
+  if (int rc = rte_eth_rx_queue_setup(port_id, 0, rx_descriptors, socket_id, nullptr, pool);
+      rc != 0) {
     return fail("rte_eth_rx_queue_setup", rc);
   }
   if (int rc = rte_eth_tx_queue_setup(port_id, 0, tx_descriptors, socket_id, nullptr); rc != 0) {

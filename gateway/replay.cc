@@ -20,8 +20,10 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
   for (const std::string* path : {&options.input_pcap, &options.output_pcap}) {
     // The pcap PMD takes its arguments as a comma-separated devargs string.
     if (path->find(',') != std::string::npos) {
-      std::fprintf(stderr, "dscp-gateway: replay: path '%s' contains a comma, which DPDK devargs cannot carry\n",
-                   path->c_str());
+      std::fprintf(
+          stderr,
+          "dscp-gateway: replay: path '%s' contains a comma, which DPDK devargs cannot carry\n",
+          path->c_str());
       return 1;
     }
   }
@@ -31,8 +33,17 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
   }
   // No hugepages, no shared runtime files: replay runs anywhere, side by side.
   const std::vector<std::string> eal_args = {
-      "-l", "0", "--no-huge", "-m", "512", "--no-shconf", "--no-pci", "--log-level", "*:error",
-      "--vdev", "net_pcap0,rx_pcap=" + options.input_pcap + ",tx_pcap=" + options.output_pcap};
+      "-l",
+      "0",
+      "--no-huge",
+      "-m",
+      "512",
+      "--no-shconf",
+      "--no-pci",
+      "--log-level",
+      "*:error",
+      "--vdev",
+      "net_pcap0,rx_pcap=" + options.input_pcap + ",tx_pcap=" + options.output_pcap};
   auto eal = InitEal(eal_args);
   if (!eal) {
     std::fprintf(stderr, "dscp-gateway: replay: %s\n", eal.error().Message().c_str());
@@ -40,12 +51,15 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
   }
   int exit_code = 0;
   {
-    auto datapath = BuildDatapath(inputs, options.vxlan_ports, options.geneve_ports, kDefaultPodTableCapacity);
-    rte_mempool* pool = datapath ? rte_pktmbuf_pool_create("dg_mbufs", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                                           static_cast<int>(rte_socket_id()))
-                                 : nullptr;
-    auto port = pool != nullptr ? StartPort("net_pcap0", "replay", pool, 512)
-                                : Result<uint16_t>(ConfigError{"", "replay", "cannot create the mempool"});
+    auto datapath =
+        BuildDatapath(inputs, options.vxlan_ports, options.geneve_ports, kDefaultPodTableCapacity);
+    rte_mempool* pool =
+        datapath ? rte_pktmbuf_pool_create("dg_mbufs", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                           static_cast<int>(rte_socket_id()))
+                 : nullptr;
+    auto port = pool != nullptr
+                    ? StartPort("net_pcap0", "replay", pool, 512)
+                    : Result<uint16_t>(ConfigError{"", "replay", "cannot create the mempool"});
     if (!datapath || !port) {
       std::fprintf(stderr, "dscp-gateway: replay: %s\n",
                    (!datapath ? datapath.error() : port.error()).Message().c_str());
@@ -68,7 +82,8 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
     bool input_done = false;
     while (!input_done || worker.Backlog() != 0) {
       worker.PollOnce(rte_rdtsc(), !input_done);
-      if (!input_done && worker.last_kernel_poll_empty() && scheduler.TotalDepth() < scheduler.capacity()) {
+      if (!input_done && worker.last_kernel_poll_empty() &&
+          scheduler.TotalDepth() < scheduler.capacity()) {
         input_done = true;
       }
     }
@@ -77,8 +92,8 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
     const WorkerCounters* workers[] = {(*datapath)->counters.get()};
     const CounterTotals totals = SumCounters(workers, 1);
     if (totals.kernel_rx_packets != totals.uplink_tx_packets) {
-      std::fprintf(stderr, "dscp-gateway: replay: read %lu frames but wrote %lu\n", totals.kernel_rx_packets,
-                   totals.uplink_tx_packets);
+      std::fprintf(stderr, "dscp-gateway: replay: read %lu frames but wrote %lu\n",
+                   totals.kernel_rx_packets, totals.uplink_tx_packets);
       exit_code = 1;
     }
     if (options.json) {

@@ -14,8 +14,8 @@ uint64_t DerivedBurstBytes(uint64_t rate_bps) {
   return std::max<uint64_t>(rate_bps / 8 / 1000, kTwoJumboFrames);
 }
 
-StrictPriorityScheduler::StrictPriorityScheduler(const SchedulerConfig& config, WorkerCounters* counters,
-                                                 uint64_t now_tsc)
+StrictPriorityScheduler::StrictPriorityScheduler(const SchedulerConfig& config,
+                                                 WorkerCounters* counters, uint64_t now_tsc)
     : config_(config),
       counters_(counters),
       capacity_(std::bit_ceil(std::max<uint32_t>(config.queue_depth, 1))),
@@ -96,7 +96,8 @@ uint16_t StrictPriorityScheduler::EnqueueBurst(rte_mbuf* const* packets, const u
   return queued;
 }
 
-uint16_t StrictPriorityScheduler::DequeueBurst(rte_mbuf** packets, uint16_t max_count, uint64_t now_tsc) {
+uint16_t StrictPriorityScheduler::DequeueBurst(rte_mbuf** packets, uint16_t max_count,
+                                               uint64_t now_tsc) {
   port_shaper_.Refill(now_tsc);
   uint16_t count = 0;
   bool port_exhausted = false;
@@ -143,7 +144,8 @@ uint16_t StrictPriorityScheduler::DequeueBurst(rte_mbuf** packets, uint16_t max_
     class_counters.depth.Set(queue.tail - queue.head);
     if (!ceiling.unlimited()) class_counters.ceiling_tokens_bytes.Set(ceiling.tokens_bytes());
   }
-  if (!port_shaper_.unlimited()) counters_->port_shaper_tokens_bytes.Set(port_shaper_.tokens_bytes());
+  if (!port_shaper_.unlimited())
+    counters_->port_shaper_tokens_bytes.Set(port_shaper_.tokens_bytes());
   return count;
 }
 

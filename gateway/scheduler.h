@@ -17,9 +17,9 @@ namespace dg {
 struct PolicySnapshot;
 
 struct SchedulerConfig {
-  uint32_t queue_depth = 1024;     // per class; rounded up to a power of two
-  uint64_t port_rate_bps = 0;      // 0: unshaped
-  uint64_t port_burst_bytes = 0;   // 0: derived (see DerivedBurstBytes)
+  uint32_t queue_depth = 1024;    // per class; rounded up to a power of two
+  uint64_t port_rate_bps = 0;     // 0: unshaped
+  uint64_t port_burst_bytes = 0;  // 0: derived (see DerivedBurstBytes)
   uint32_t framing_overhead_bytes = 24;
   uint64_t tsc_hz = 0;
 };
@@ -43,7 +43,8 @@ struct QueuedPacket {
 
 class StrictPriorityScheduler {
  public:
-  StrictPriorityScheduler(const SchedulerConfig& config, WorkerCounters* counters, uint64_t now_tsc);
+  StrictPriorityScheduler(const SchedulerConfig& config, WorkerCounters* counters,
+                          uint64_t now_tsc);
   ~StrictPriorityScheduler();
   StrictPriorityScheduler(const StrictPriorityScheduler&) = delete;
   StrictPriorityScheduler& operator=(const StrictPriorityScheduler&) = delete;
@@ -63,7 +64,9 @@ class StrictPriorityScheduler {
   // Frees every queued packet (shutdown past its drain deadline). Returns how many.
   uint32_t DiscardAll();
 
-  uint32_t Depth(uint32_t class_id) const { return queues_[class_id].tail - queues_[class_id].head; }
+  uint32_t Depth(uint32_t class_id) const {
+    return queues_[class_id].tail - queues_[class_id].head;
+  }
   uint32_t TotalDepth() const;
   uint32_t FreeSlots(uint32_t class_id) const { return capacity_ - Depth(class_id); }
   uint32_t capacity() const { return capacity_; }

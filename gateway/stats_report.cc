@@ -46,9 +46,11 @@ boost::json::object CountersToJson(const CounterTotals& totals, const PolicyPubl
   return document;
 }
 
-void PrintCountersText(std::FILE* out, const CounterTotals& totals, const PolicyPublisher& publisher) {
+void PrintCountersText(std::FILE* out, const CounterTotals& totals,
+                       const PolicyPublisher& publisher) {
   const PriorityPolicy& policy = publisher.policy();
-#define DG_PRINT_COUNTER(name, help) std::fprintf(out, "counter %s=%" PRIu64 "\n", #name, totals.name);
+#define DG_PRINT_COUNTER(name, help) \
+  std::fprintf(out, "counter %s=%" PRIu64 "\n", #name, totals.name);
   DG_WORKER_SCALAR_COUNTERS(DG_PRINT_COUNTER)
 #undef DG_PRINT_COUNTER
   for (uint32_t c = 0; c < policy.classes.size(); ++c) {
@@ -62,10 +64,11 @@ void PrintCountersText(std::FILE* out, const CounterTotals& totals, const Policy
   for (uint32_t id = 0; id < DG_MAX_NAMESPACES; ++id) {
     if (totals.namespace_packets[id] == 0 && totals.namespace_drops[id] == 0) continue;
     const bool unmarked = id == DG_NAMESPACE_NONE;
-    std::fprintf(out, "namespace %s class=%s packets=%" PRIu64 " bytes=%" PRIu64 " drops=%" PRIu64 "\n",
-                 unmarked ? "(unmarked)" : publisher.NamespaceName(id).c_str(),
-                 unmarked ? "-" : policy.classes[publisher.ClassOfNamespace(id)].name.c_str(),
-                 totals.namespace_packets[id], totals.namespace_bytes[id], totals.namespace_drops[id]);
+    std::fprintf(
+        out, "namespace %s class=%s packets=%" PRIu64 " bytes=%" PRIu64 " drops=%" PRIu64 "\n",
+        unmarked ? "(unmarked)" : publisher.NamespaceName(id).c_str(),
+        unmarked ? "-" : policy.classes[publisher.ClassOfNamespace(id)].name.c_str(),
+        totals.namespace_packets[id], totals.namespace_bytes[id], totals.namespace_drops[id]);
   }
   for (uint32_t reason = 1; reason < kUnclassifiedReasonCount; ++reason) {
     std::fprintf(out, "unclassified %s=%" PRIu64 "\n", kUnclassifiedReasonNames[reason],

@@ -14,6 +14,7 @@ namespace dg {
 boost::json::object CountersToJson(const CounterTotals& totals, const PolicyPublisher& publisher);
 
 // Line-oriented, grep-friendly: `class <name> dscp=<d> packets=<n> bytes=<n> drops=<n> ...`
-void PrintCountersText(std::FILE* out, const CounterTotals& totals, const PolicyPublisher& publisher);
+void PrintCountersText(std::FILE* out, const CounterTotals& totals,
+                       const PolicyPublisher& publisher);
 
 }  // namespace dg

@@ -12,7 +12,8 @@ class TokenBucket {
   TokenBucket() = default;
 
   // rate 0 = unlimited. `burst_bytes` must cover at least one maximum-size frame.
-  void Configure(uint64_t rate_bits_per_second, uint64_t burst_bytes, uint64_t tsc_hz, uint64_t now_tsc) {
+  void Configure(uint64_t rate_bits_per_second, uint64_t burst_bytes, uint64_t tsc_hz,
+                 uint64_t now_tsc) {
     constexpr uint64_t kMaxBurstBytes = 1ULL << 30;
     if (burst_bytes > kMaxBurstBytes) burst_bytes = kMaxBurstBytes;
     rate_bytes_per_second_ = rate_bits_per_second / 8;
@@ -21,7 +22,8 @@ class TokenBucket {
     tokens_scaled_ = capacity_scaled_;
     last_tsc_ = now_tsc;
     // Beyond this many cycles the bucket is full anyway; clamping keeps products small.
-    max_elapsed_cycles_ = rate_bytes_per_second_ == 0 ? 0 : burst_bytes * tsc_hz / rate_bytes_per_second_ + 1;
+    max_elapsed_cycles_ =
+        rate_bytes_per_second_ == 0 ? 0 : burst_bytes * tsc_hz / rate_bytes_per_second_ + 1;
   }
 
   bool unlimited() const { return rate_bytes_per_second_ == 0; }
@@ -36,7 +38,8 @@ class TokenBucket {
   }
 
   bool CanSend(uint32_t bytes) const {
-    return unlimited() || tokens_scaled_ >= static_cast<int64_t>(bytes) * static_cast<int64_t>(tsc_hz_);
+    return unlimited() ||
+           tokens_scaled_ >= static_cast<int64_t>(bytes) * static_cast<int64_t>(tsc_hz_);
   }
 
   void Consume(uint32_t bytes) {
@@ -44,7 +47,9 @@ class TokenBucket {
   }
 
   uint64_t tokens_bytes() const {
-    return unlimited() || tsc_hz_ == 0 ? 0 : static_cast<uint64_t>(tokens_scaled_ / static_cast<int64_t>(tsc_hz_));
+    return unlimited() || tsc_hz_ == 0
+               ? 0
+               : static_cast<uint64_t>(tokens_scaled_ / static_cast<int64_t>(tsc_hz_));
   }
   uint64_t rate_bits_per_second() const { return rate_bytes_per_second_ * 8; }
 

@@ -7,7 +7,8 @@
 
 namespace dg {
 
-Worker::Worker(const WorkerOptions& options, PipelineContext* context, StrictPriorityScheduler* scheduler)
+Worker::Worker(const WorkerOptions& options, PipelineContext* context,
+               StrictPriorityScheduler* scheduler)
     : options_(options), context_(context), scheduler_(scheduler), counters_(context->counters) {
   if (options_.burst_size == 0 || options_.burst_size > kMaxBurst) options_.burst_size = 32;
 }

@@ -28,7 +28,8 @@ struct WorkerOptions {
 
 class Worker {
  public:
-  Worker(const WorkerOptions& options, PipelineContext* context, StrictPriorityScheduler* scheduler);
+  Worker(const WorkerOptions& options, PipelineContext* context,
+         StrictPriorityScheduler* scheduler);
 
   // One iteration. Returns the number of frames that moved (received or sent).
   uint32_t PollOnce(uint64_t now_tsc, bool receive_from_kernel);

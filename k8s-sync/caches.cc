@@ -24,7 +24,8 @@ bool AddAddress(const std::string& text, PodRecord* record) {
   PodAddress address;
   if (!ParsePodAddress(text, &address.key)) return false;
   for (const PodAddress& existing : record->addresses) {
-    if (std::memcmp(existing.key.addr, address.key.addr, sizeof(address.key.addr)) == 0) return true;
+    if (std::memcmp(existing.key.addr, address.key.addr, sizeof(address.key.addr)) == 0)
+      return true;
   }
   address.text = text;
   record->addresses.push_back(std::move(address));
@@ -49,7 +50,8 @@ bool PodRecordFromJson(const boost::json::object& pod, PodRecord* record, std::s
   }
   if (spec != nullptr) {
     const boost::json::value* host_network = spec->if_contains("hostNetwork");
-    record->host_network = host_network != nullptr && host_network->is_bool() && host_network->get_bool();
+    record->host_network =
+        host_network != nullptr && host_network->is_bool() && host_network->get_bool();
   }
   record->phase = StringAt(status, "phase");
   if (status != nullptr) {
@@ -58,14 +60,16 @@ bool PodRecordFromJson(const boost::json::object& pod, PodRecord* record, std::s
       for (const boost::json::value& entry : pod_ips->get_array()) {
         const std::string ip = StringAt(entry.if_object(), "ip");
         if (!ip.empty() && !AddAddress(ip, record)) {
-          *problem = record->namespace_name + "/" + record->name + ": status.podIPs: '" + ip + "' is not an IP";
+          *problem = record->namespace_name + "/" + record->name + ": status.podIPs: '" + ip +
+                     "' is not an IP";
           return false;
         }
       }
     }
     const std::string pod_ip = StringAt(status, "podIP");
     if (record->addresses.empty() && !pod_ip.empty() && !AddAddress(pod_ip, record)) {
-      *problem = record->namespace_name + "/" + record->name + ": status.podIP: '" + pod_ip + "' is not an IP";
+      *problem = record->namespace_name + "/" + record->name + ": status.podIP: '" + pod_ip +
+                 "' is not an IP";
       return false;
     }
   }
@@ -73,7 +77,8 @@ bool PodRecordFromJson(const boost::json::object& pod, PodRecord* record, std::s
 }
 
 size_t PodCache::KeyHash::operator()(const dg_pod_key& key) const {
-  return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(key.addr), sizeof(key.addr)));
+  return std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(key.addr), sizeof(key.addr)));
 }
 
 bool PodCache::KeyEqual::operator()(const dg_pod_key& a, const dg_pod_key& b) const {
@@ -102,9 +107,10 @@ void PodCache::Reconcile(const dg_pod_key& key) {
     std::vector<PodRecord> candidates;
     for (const std::string& uid : found->second) {
       PodRecord candidate = pods_by_uid_.at(uid);
-      candidate.addresses.erase(std::remove_if(candidate.addresses.begin(), candidate.addresses.end(),
-                                               [&](const PodAddress& a) { return !KeyEqual{}(a.key, key); }),
-                                candidate.addresses.end());
+      candidate.addresses.erase(
+          std::remove_if(candidate.addresses.begin(), candidate.addresses.end(),
+                         [&](const PodAddress& a) { return !KeyEqual{}(a.key, key); }),
+          candidate.addresses.end());
       candidates.push_back(std::move(candidate));
     }
     const std::vector<PodTableEntry> entries = BuildPodTableEntries(candidates);
@@ -163,7 +169,8 @@ void PodCache::OnEvent(WatchEventType type, const boost::json::object& object,
   });
   affected.erase(std::unique(affected.begin(), affected.end(), KeyEqual{}), affected.end());
   for (const dg_pod_key& key : affected) Reconcile(key);
-  lag_.ObserveSyncLag(std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
+  lag_.ObserveSyncLag(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
 }
 
 bool NamespaceLabelCache::Update(const boost::json::object& namespace_object, bool deleted) {
@@ -196,7 +203,7 @@ void NamespaceLabelCache::OnEvent(WatchEventType type, const boost::json::object
 void PrioritiesConfigMapCache::Consider(const boost::json::object& config_map) {
   const std::string text = StringAt(ObjectAt(&config_map, "data"), "priorities.yaml");
   if (text.empty()) {
-    last_text_.clear();  // so the key coming back, even unchanged, is applied again
+    last_text_.clear();         // so the key coming back, even unchanged, is applied again
     apply_("", source_label_);  // the validator reports the missing key
     return;
   }
@@ -207,7 +214,8 @@ void PrioritiesConfigMapCache::Consider(const boost::json::object& config_map) {
 
 void PrioritiesConfigMapCache::OnReplace(std::vector<boost::json::object> items) {
   if (items.empty()) {
-    std::fprintf(stderr, "dscp-gateway: k8s: %s not found; keeping the current policy\n", source_label_.c_str());
+    std::fprintf(stderr, "dscp-gateway: k8s: %s not found; keeping the current policy\n",
+                 source_label_.c_str());
     return;
   }
   Consider(items.front());

@@ -71,7 +71,8 @@ class PodCache : public ReflectorHandler {
 // Namespace name -> class name from a namespace label (e.g. dscp-gateway.io/class).
 class NamespaceLabelCache : public ReflectorHandler {
  public:
-  using Publish = std::function<void(const std::map<std::string, std::string>& classes_by_namespace)>;
+  using Publish =
+      std::function<void(const std::map<std::string, std::string>& classes_by_namespace)>;
   NamespaceLabelCache(std::string label_key, Publish publish)
       : label_key_(std::move(label_key)), publish_(std::move(publish)) {}
 

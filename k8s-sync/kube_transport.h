@@ -32,9 +32,9 @@ class KubeTransport {
   // (chunk-decoded) body as it arrives and returns false to stop early. Returns when
   // the server ends the stream, on error, when `idle_timeout` passes with no bytes
   // (status 200 with error "idle timeout"), or after `on_line` returned false.
-  virtual boost::asio::awaitable<KubeResponse> Stream(std::string target,
-                                                      std::function<bool(std::string_view line)> on_line,
-                                                      std::chrono::milliseconds idle_timeout) = 0;
+  virtual boost::asio::awaitable<KubeResponse> Stream(
+      std::string target, std::function<bool(std::string_view line)> on_line,
+      std::chrono::milliseconds idle_timeout) = 0;
 
   // Where requests go, for logs and /v1/stats ("https://10.96.0.1:443").
   virtual std::string Describe() const = 0;

@@ -15,7 +15,7 @@ struct KubernetesSyncOptions {
   std::string node_name;  // required unless all_pods
   bool all_pods = false;
   std::string config_map_namespace = "dscp-gateway";
-  std::string config_map_name = "dscp-gateway-priorities";  // empty: do not watch
+  std::string config_map_name = "dscp-gateway-priorities";      // empty: do not watch
   std::string namespace_class_label = "dscp-gateway.io/class";  // empty: do not watch namespaces
   std::chrono::seconds watch_timeout{300};
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(90)};
@@ -26,8 +26,9 @@ struct KubernetesSyncOptions {
 
 class KubernetesSync {
  public:
-  KubernetesSync(boost::asio::io_context& io, KubeTransport& transport, KubernetesSyncOptions options,
-                 PodTableSink& pods, SyncLagObserver& lag, NamespaceLabelCache::Publish publish_labels,
+  KubernetesSync(boost::asio::io_context& io, KubeTransport& transport,
+                 KubernetesSyncOptions options, PodTableSink& pods, SyncLagObserver& lag,
+                 NamespaceLabelCache::Publish publish_labels,
                  PrioritiesConfigMapCache::Apply apply_priorities);
 
   void Start();

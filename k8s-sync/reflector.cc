@@ -12,7 +12,9 @@
 namespace dg::k8s {
 namespace {
 
-std::string Encode(const std::string& value) { return boost::urls::encode(value, boost::urls::unreserved_chars); }
+std::string Encode(const std::string& value) {
+  return boost::urls::encode(value, boost::urls::unreserved_chars);
+}
 
 const boost::json::object* ObjectAt(const boost::json::object& parent, std::string_view key) {
   const boost::json::value* value = parent.if_contains(key);
@@ -52,8 +54,8 @@ bool ParseWatchEventType(std::string_view text, WatchEventType* type) {
   return true;
 }
 
-Reflector::Reflector(boost::asio::io_context& io, KubeTransport& transport, ReflectorOptions options,
-                     ReflectorHandler& handler)
+Reflector::Reflector(boost::asio::io_context& io, KubeTransport& transport,
+                     ReflectorOptions options, ReflectorHandler& handler)
     : io_(io),
       transport_(transport),
       options_(std::move(options)),
@@ -61,9 +63,7 @@ Reflector::Reflector(boost::asio::io_context& io, KubeTransport& transport, Refl
       random_(options_.random_seed != 0 ? options_.random_seed : std::random_device{}()),
       backoff_timer_(io) {}
 
-void Reflector::Start() {
-  boost::asio::co_spawn(io_, Run(), boost::asio::detached);
-}
+void Reflector::Start() { boost::asio::co_spawn(io_, Run(), boost::asio::detached); }
 
 void Reflector::Stop() {
   *stopped_ = true;
@@ -76,7 +76,8 @@ void Reflector::RecordError(std::string message) {
   stats_.last_error_at = std::chrono::system_clock::now();
   // One line per distinct failure: a server down for an hour is not an hour of logs.
   if (message != stats_.last_error) {
-    std::fprintf(stderr, "dscp-gateway: k8s %s: %s\n", options_.resource_path.c_str(), message.c_str());
+    std::fprintf(stderr, "dscp-gateway: k8s %s: %s\n", options_.resource_path.c_str(),
+                 message.c_str());
     std::fflush(stderr);
   }
   stats_.last_error = std::move(message);
@@ -106,16 +107,21 @@ std::string Reflector::Query(bool watch, const std::string& continue_token) {
 }
 
 boost::asio::awaitable<void> Reflector::Backoff() {
-  const uint32_t exponent = std::min<uint32_t>(consecutive_failures_ == 0 ? 0 : consecutive_failures_ - 1, 16);
-  const std::chrono::milliseconds ceiling =
-      std::min<std::chrono::milliseconds>(options_.backoff_max, options_.backoff_initial * (1LL << exponent));
+  const uint32_t exponent =
+      std::min<uint32_t>(consecutive_failures_ == 0 ? 0 : consecutive_failures_ - 1, 16);
+  const std::chrono::milliseconds ceiling = std::min<std::chrono::milliseconds>(
+      options_.backoff_max, options_.backoff_initial * (1LL << exponent));
   // Full jitter in [ceiling/2, ceiling]: spreads reconnects of a fleet after an outage.
   const auto half = std::max<std::chrono::milliseconds>(ceiling / 2, std::chrono::milliseconds(1));
-  const auto delay = half + std::chrono::milliseconds(
-      half.count() == 0 ? 0 : static_cast<int64_t>(random_() % static_cast<uint64_t>(half.count() + 1)));
+  const auto delay =
+      half + std::chrono::milliseconds(
+                 half.count() == 0
+                     ? 0
+                     : static_cast<int64_t>(random_() % static_cast<uint64_t>(half.count() + 1)));
   backoff_timer_.expires_after(delay);
   boost::system::error_code ignored;
-  co_await backoff_timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+  co_await backoff_timer_.async_wait(
+      boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
 }
 
 boost::asio::awaitable<bool> Reflector::ListAll() {
@@ -146,7 +152,8 @@ boost::asio::awaitable<bool> Reflector::ListAll() {
     const boost::json::object* metadata = ObjectAt(list, "metadata");
     list_version = StringAt(metadata, "resourceVersion");
     continue_token = StringAt(metadata, "continue");
-    if (boost::json::value* list_items = list.if_contains("items"); list_items != nullptr && list_items->is_array()) {
+    if (boost::json::value* list_items = list.if_contains("items");
+        list_items != nullptr && list_items->is_array()) {
       for (boost::json::value& item : list_items->as_array()) {
         if (item.is_object()) items.push_back(std::move(item.as_object()));
       }
@@ -169,7 +176,8 @@ boost::asio::awaitable<bool> Reflector::WatchOnce() {
     boost::system::error_code parse_error;
     boost::json::value event = boost::json::parse(line, parse_error);
     const boost::json::object* event_object = event.if_object();
-    const boost::json::object* object = event_object != nullptr ? ObjectAt(*event_object, "object") : nullptr;
+    const boost::json::object* object =
+        event_object != nullptr ? ObjectAt(*event_object, "object") : nullptr;
     if (parse_error || object == nullptr) {
       // Events before it were applied; re-watch from the last good resourceVersion.
       RecordError("watch: malformed event line, re-watching from " + stats_.resource_version);
@@ -179,7 +187,8 @@ boost::asio::awaitable<bool> Reflector::WatchOnce() {
     const std::string type = StringAt(event_object, "type");
     if (type == "ERROR") {
       if (StatusCode(*object) == 410) {
-        RecordError("watch: resourceVersion " + stats_.resource_version + " too old (410 Gone); relisting");
+        RecordError("watch: resourceVersion " + stats_.resource_version +
+                    " too old (410 Gone); relisting");
         relist = true;
       } else {
         RecordError("watch: error event: " + StringAt(object, "message"));

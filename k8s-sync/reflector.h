@@ -47,12 +47,12 @@ struct ReflectorOptions {
 };
 
 struct ReflectorStats {
-  bool synced = false;           // a complete list has been delivered
-  uint64_t lists = 0;            // complete lists delivered
-  uint64_t relists = 0;          // lists after the first (410 Gone, errors)
-  uint64_t watch_restarts = 0;   // watches re-opened (timeouts, drops, errors)
-  uint64_t errors = 0;           // failed requests, error events, malformed lines
-  uint64_t events = 0;           // ADDED/MODIFIED/DELETED applied
+  bool synced = false;          // a complete list has been delivered
+  uint64_t lists = 0;           // complete lists delivered
+  uint64_t relists = 0;         // lists after the first (410 Gone, errors)
+  uint64_t watch_restarts = 0;  // watches re-opened (timeouts, drops, errors)
+  uint64_t errors = 0;          // failed requests, error events, malformed lines
+  uint64_t events = 0;          // ADDED/MODIFIED/DELETED applied
   uint64_t bookmarks = 0;
   std::string resource_version;  // last seen
   std::string last_error;

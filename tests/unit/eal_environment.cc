@@ -17,8 +17,9 @@ class EalEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
     const std::string prefix = "dgtest" + std::to_string(getpid());
-    std::vector<std::string> arguments = {"unit-test", "-l", "0", "--no-huge", "-m", "256", "--no-shconf",
-                                          "--no-pci", "--log-level", "*:error", "--file-prefix", prefix};
+    std::vector<std::string> arguments = {
+        "unit-test", "-l",          "0",       "--no-huge",     "-m",  "256", "--no-shconf",
+        "--no-pci",  "--log-level", "*:error", "--file-prefix", prefix};
     std::vector<char*> argv;
     for (std::string& argument : arguments) argv.push_back(argument.data());
     ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0) << "rte_eal_init failed";

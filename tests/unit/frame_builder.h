@@ -13,22 +13,22 @@ namespace dg::testing {
 enum class Overlay { kNone, kVxlan, kGeneve };
 
 struct FrameSpec {
-  std::vector<uint16_t> vlan_tpids;      // e.g. {0x88A8, 0x8100}
-  int ip_version = 4;                    // 4, 6, or 0 for a non-IP (ARP) frame
+  std::vector<uint16_t> vlan_tpids;  // e.g. {0x88A8, 0x8100}
+  int ip_version = 4;                // 4, 6, or 0 for a non-IP (ARP) frame
   std::string source = "10.0.0.1";
   std::string destination = "10.0.0.2";
-  uint8_t tos = 0;                       // TOS / traffic class byte (DSCP << 2 | ECN)
+  uint8_t tos = 0;  // TOS / traffic class byte (DSCP << 2 | ECN)
   uint32_t flow_label = 0;
-  uint8_t ipv4_option_words = 0;         // IHL = 5 + this
+  uint8_t ipv4_option_words = 0;  // IHL = 5 + this
   bool ipv6_hop_by_hop = false;
-  uint16_t fragment_offset_units = 0;    // in 8-byte units
+  uint16_t fragment_offset_units = 0;  // in 8-byte units
   bool more_fragments = false;
   uint16_t identification = 0x1234;
-  bool udp = true;                       // else a bare payload with protocol 6
+  bool udp = true;  // else a bare payload with protocol 6
   uint16_t udp_destination_port = 5000;
   Overlay overlay = Overlay::kNone;
   uint8_t geneve_option_words = 0;
-  bool geneve_inner_ethernet = true;     // false: protocol type 0x0800/0x86DD directly
+  bool geneve_inner_ethernet = true;  // false: protocol type 0x0800/0x86DD directly
   int inner_ip_version = 4;
   std::string inner_source = "10.1.0.1";
   std::string inner_destination = "10.1.0.2";
@@ -57,9 +57,9 @@ inline uint16_t FullIpv4Checksum(const uint8_t* header, uint32_t length) {
   return static_cast<uint16_t>(~sum);
 }
 
-inline std::vector<uint8_t> IpHeader(int version, const std::string& source, const std::string& destination,
-                                     uint8_t tos, uint8_t protocol, uint32_t payload_length,
-                                     const FrameSpec& spec, bool outer) {
+inline std::vector<uint8_t> IpHeader(int version, const std::string& source,
+                                     const std::string& destination, uint8_t tos, uint8_t protocol,
+                                     uint32_t payload_length, const FrameSpec& spec, bool outer) {
   std::vector<uint8_t> header;
   if (version == 4) {
     const uint8_t option_words = outer ? spec.ipv4_option_words : 0;
@@ -76,7 +76,8 @@ inline std::vector<uint8_t> IpHeader(int version, const std::string& source, con
     Put16(header, 0);
     for (uint8_t b : AddressBytes(4, source)) header.push_back(b);
     for (uint8_t b : AddressBytes(4, destination)) header.push_back(b);
-    for (uint32_t i = 0; i < option_words * 4u; ++i) header.push_back(i == 0 ? 0x01 : 0x01);  // NOPs
+    for (uint32_t i = 0; i < option_words * 4u; ++i)
+      header.push_back(i == 0 ? 0x01 : 0x01);  // NOPs
     const uint16_t checksum = FullIpv4Checksum(header.data(), header_length);
     header[10] = static_cast<uint8_t>(checksum >> 8);
     header[11] = static_cast<uint8_t>(checksum);
@@ -96,21 +97,24 @@ inline std::vector<uint8_t> IpHeader(int version, const std::string& source, con
   for (uint8_t b : AddressBytes(6, destination)) header.push_back(b);
   if (hop_by_hop) {
     const uint8_t next = fragment ? 44 : protocol;
-    for (uint8_t b : {next, uint8_t{0}, uint8_t{1}, uint8_t{4}, uint8_t{0}, uint8_t{0}, uint8_t{0}, uint8_t{0}}) {
+    for (uint8_t b : {next, uint8_t{0}, uint8_t{1}, uint8_t{4}, uint8_t{0}, uint8_t{0}, uint8_t{0},
+                      uint8_t{0}}) {
       header.push_back(b);  // PadN option filling the 8 bytes
     }
   }
   if (fragment) {
     header.push_back(protocol);
     header.push_back(0);
-    Put16(header, static_cast<uint16_t>((spec.fragment_offset_units << 3) | (spec.more_fragments ? 1 : 0)));
+    Put16(header,
+          static_cast<uint16_t>((spec.fragment_offset_units << 3) | (spec.more_fragments ? 1 : 0)));
     Put16(header, 0);
     Put16(header, spec.identification);
   }
   return header;
 }
 
-inline std::vector<uint8_t> EthernetHeader(const std::vector<uint16_t>& vlan_tpids, uint16_t ether_type) {
+inline std::vector<uint8_t> EthernetHeader(const std::vector<uint16_t>& vlan_tpids,
+                                           uint16_t ether_type) {
   std::vector<uint8_t> header = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01};
   uint16_t vlan_id = 100;
   for (uint16_t tpid : vlan_tpids) {
@@ -134,8 +138,9 @@ inline std::vector<uint8_t> BuildFrame(const FrameSpec& spec) {
     if (spec.overlay == Overlay::kVxlan || spec.geneve_inner_ethernet) {
       inner = EthernetHeader({}, inner_type);
     }
-    std::vector<uint8_t> inner_ip = IpHeader(spec.inner_ip_version, spec.inner_source, spec.inner_destination,
-                                             0x00, 17, 8 + spec.payload_bytes, spec, false);
+    std::vector<uint8_t> inner_ip =
+        IpHeader(spec.inner_ip_version, spec.inner_source, spec.inner_destination, 0x00, 17,
+                 8 + spec.payload_bytes, spec, false);
     inner.insert(inner.end(), inner_ip.begin(), inner_ip.end());
     Put16(inner, 1111);
     Put16(inner, 2222);
@@ -165,8 +170,9 @@ inline std::vector<uint8_t> BuildFrame(const FrameSpec& spec) {
   l4.insert(l4.end(), payload.begin(), payload.end());
   std::vector<uint8_t> frame =
       EthernetHeader(spec.vlan_tpids, spec.ip_version == 4 ? 0x0800 : 0x86DD);
-  std::vector<uint8_t> ip = IpHeader(spec.ip_version, spec.source, spec.destination, spec.tos,
-                                     spec.udp ? 17 : 6, static_cast<uint32_t>(l4.size()), spec, true);
+  std::vector<uint8_t> ip =
+      IpHeader(spec.ip_version, spec.source, spec.destination, spec.tos, spec.udp ? 17 : 6,
+               static_cast<uint32_t>(l4.size()), spec, true);
   frame.insert(frame.end(), ip.begin(), ip.end());
   frame.insert(frame.end(), l4.begin(), l4.end());
   return frame;

@@ -69,7 +69,8 @@ TEST(MutationTest, EveryMutatedFrameIsEitherProperlyMarkedOrUntouched) {
     switch (random() % 3) {
       case 0:  // flip a few bytes, biased to the headers
         for (int flips = 1 + random() % 4; flips > 0; --flips) {
-          frame[random() % std::min<size_t>(frame.size(), 96)] ^= static_cast<uint8_t>(1 + random() % 255);
+          frame[random() % std::min<size_t>(frame.size(), 96)] ^=
+              static_cast<uint8_t>(1 + random() % 255);
         }
         break;
       case 1:  // truncate
