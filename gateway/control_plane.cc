@@ -281,6 +281,8 @@ boost::json::object ControlPlane::KubernetesDocument() const {
                                {"events", stats.events},
                                {"bookmarks", stats.bookmarks},
                                {"resource_version", stats.resource_version},
+                               {"last_list_seconds", stats.last_list_seconds},
+                               {"last_list_handler_seconds", stats.last_list_handler_seconds},
                                {"last_event_at", Rfc3339(stats.last_event_at)},
                                {"last_error", stats.last_error},
                                {"last_error_at", Rfc3339(stats.last_error_at)}};

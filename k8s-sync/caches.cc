@@ -122,24 +122,36 @@ void PodCache::Reconcile(const dg_pod_key& key) {
   sink_.Erase(key);
 }
 
-void PodCache::OnReplace(std::vector<boost::json::object> items) {
+void PodCache::BeginList() { listed_.clear(); }
+
+void PodCache::OnListed(boost::json::object&& item) {
+  PodRecord record;
+  std::string problem;
+  if (!PodRecordFromJson(item, &record, &problem)) {
+    ++rejected_objects_;
+    return;
+  }
+  listed_.push_back(std::move(record));
+}
+
+void PodCache::EndList() {
   pods_by_uid_.clear();
   claimants_.clear();
-  std::vector<PodRecord> records;
-  records.reserve(items.size());
-  for (const boost::json::object& item : items) {
-    PodRecord record;
-    std::string problem;
-    if (!PodRecordFromJson(item, &record, &problem)) {
-      ++rejected_objects_;
-      continue;
-    }
-    records.push_back(record);
+  pods_by_uid_.reserve(listed_.size());
+  for (const PodRecord& record : listed_) {
     Claim(record);
-    pods_by_uid_.emplace(record.uid, std::move(record));
+    pods_by_uid_.emplace(record.uid, record);
   }
   // Only a complete list may prune: it is the one moment we know what no longer exists.
-  sink_.ReplaceAll(BuildPodTableEntries(records));
+  sink_.ReplaceAll(BuildPodTableEntries(listed_));
+  listed_.clear();
+  listed_.shrink_to_fit();
+}
+
+void PodCache::OnReplace(std::vector<boost::json::object> items) {
+  BeginList();
+  for (boost::json::object& item : items) OnListed(std::move(item));
+  EndList();
 }
 
 void PodCache::OnEvent(WatchEventType type, const boost::json::object& object,

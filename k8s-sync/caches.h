@@ -43,6 +43,11 @@ class PodCache : public ReflectorHandler {
  public:
   PodCache(PodTableSink& sink, SyncLagObserver& lag) : sink_(sink), lag_(lag) {}
 
+  // Lists are digested item by item into compact PodRecords.
+  void BeginList() override;
+  void OnListed(boost::json::object&& item) override;
+  void EndList() override;
+  void AbortList() override { listed_.clear(); }
   void OnReplace(std::vector<boost::json::object> items) override;
   void OnEvent(WatchEventType type, const boost::json::object& object,
                std::chrono::steady_clock::time_point received) override;
@@ -65,6 +70,7 @@ class PodCache : public ReflectorHandler {
   SyncLagObserver& lag_;
   std::unordered_map<std::string, PodRecord> pods_by_uid_;
   std::unordered_map<dg_pod_key, std::vector<std::string>, KeyHash, KeyEqual> claimants_;
+  std::vector<PodRecord> listed_;  // the list in progress
   uint64_t rejected_objects_ = 0;
 };
 

@@ -125,44 +125,58 @@ boost::asio::awaitable<void> Reflector::Backoff() {
 }
 
 boost::asio::awaitable<bool> Reflector::ListAll() {
-  std::vector<boost::json::object> items;
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point list_started = Clock::now();
+  Clock::duration handler_time{};
   std::string continue_token;
   std::string list_version;
+  handler_.BeginList();
   while (true) {
     const KubeResponse response = co_await transport_.Get(Query(false, continue_token));
-    if (*stopped_) co_return false;
+    if (*stopped_) {
+      handler_.AbortList();
+      co_return false;
+    }
     if (response.status == 410 && !continue_token.empty()) {
       // The continue token expired mid-list: start over for a consistent snapshot.
       RecordError("list continue token expired (410); listing again from the start");
-      items.clear();
+      handler_.AbortList();
+      handler_.BeginList();
       continue_token.clear();
       continue;
     }
     if (!response.ok()) {
       RecordError("list: " + Describe(response));
+      handler_.AbortList();
       co_return false;
     }
+    const Clock::time_point page_started = Clock::now();
     boost::system::error_code parse_error;
     boost::json::value document = boost::json::parse(response.body, parse_error);
     if (parse_error || !document.is_object()) {
       RecordError("list: malformed JSON: " + parse_error.message());
+      handler_.AbortList();
       co_return false;
     }
     boost::json::object& list = document.as_object();
     const boost::json::object* metadata = ObjectAt(list, "metadata");
     list_version = StringAt(metadata, "resourceVersion");
     continue_token = StringAt(metadata, "continue");
-    if (boost::json::value* list_items = list.if_contains("items");
-        list_items != nullptr && list_items->is_array()) {
+    if (boost::json::value* list_items = list.if_contains("items"); list_items != nullptr && list_items->is_array()) {
       for (boost::json::value& item : list_items->as_array()) {
-        if (item.is_object()) items.push_back(std::move(item.as_object()));
+        if (item.is_object()) handler_.OnListed(std::move(item.as_object()));
       }
     }
+    handler_time += Clock::now() - page_started;
     if (continue_token.empty()) break;
   }
+  const Clock::time_point apply_started = Clock::now();
   stats_.resource_version = list_version;
   if (stats_.lists++ != 0) ++stats_.relists;
-  handler_.OnReplace(std::move(items));
+  handler_.EndList();
+  handler_time += Clock::now() - apply_started;
+  stats_.last_list_seconds = std::chrono::duration<double>(Clock::now() - list_started).count();
+  stats_.last_list_handler_seconds = std::chrono::duration<double>(handler_time).count();
   stats_.synced = true;
   consecutive_failures_ = 0;
   co_return true;

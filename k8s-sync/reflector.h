@@ -24,11 +24,22 @@ enum class WatchEventType { kAdded, kModified, kDeleted };
 class ReflectorHandler {
  public:
   virtual ~ReflectorHandler() = default;
+  // A (re)list arrives page by page: BeginList, OnListed per item, then EndList once the
+  // set is complete (anything not in it is gone) or AbortList if the list failed. The
+  // defaults collect the items and call OnReplace; a cache that can digest items one at
+  // a time overrides them so a 150k-pod list is never held as JSON all at once.
+  virtual void BeginList() { pending_.clear(); }
+  virtual void OnListed(boost::json::object&& item) { pending_.push_back(std::move(item)); }
+  virtual void EndList() { OnReplace(std::move(pending_)); }
+  virtual void AbortList() { pending_.clear(); }
   // The complete set after a (re)list: anything not in it is gone.
   virtual void OnReplace(std::vector<boost::json::object> items) = 0;
   // One change from the watch stream; `received` is when its line arrived.
   virtual void OnEvent(WatchEventType type, const boost::json::object& object,
                        std::chrono::steady_clock::time_point received) = 0;
+
+ private:
+  std::vector<boost::json::object> pending_;
 };
 
 struct ReflectorOptions {
@@ -55,6 +66,8 @@ struct ReflectorStats {
   uint64_t events = 0;          // ADDED/MODIFIED/DELETED applied
   uint64_t bookmarks = 0;
   std::string resource_version;  // last seen
+  double last_list_seconds = 0;     // wall time of the last complete list, all pages
+  double last_list_handler_seconds = 0;  // of which spent parsing and applying (ours)
   std::string last_error;
   std::chrono::system_clock::time_point last_event_at{};
   std::chrono::system_clock::time_point last_error_at{};
