@@ -2,7 +2,7 @@
 
 #include <rte_errno.h>
 #include <rte_hash.h>
-#include <rte_jhash.h>
+#include <rte_hash_crc.h>
 #include <rte_lcore.h>
 #include <rte_rcu_qsbr.h>
 
@@ -19,7 +19,9 @@ Result<std::unique_ptr<PodTable>> PodTable::Create(const std::string& name, uint
   parameters.name = name.c_str();
   parameters.entries = capacity;
   parameters.key_len = sizeof(dg_pod_key);
-  parameters.hash_func = rte_jhash;
+  // CRC32 runs in one SSE4.2 instruction per 8 bytes: measured 1.4-1.6x faster lookups
+  // than jhash on the 16-byte keys (docs/performance.md).
+  parameters.hash_func = rte_hash_crc;
   parameters.hash_func_init_val = 0;
   parameters.socket_id = static_cast<int>(rte_socket_id());
   parameters.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;

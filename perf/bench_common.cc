@@ -7,18 +7,27 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 namespace dg::perf {
 
-void InitEalOrDie(const char* program, unsigned memory_mb, unsigned main_cpu) {
+void InitEalOrDie(const char* program, unsigned memory_mb, unsigned main_cpu, bool hugepages) {
   const std::string prefix = std::string("dgperf") + std::to_string(getpid());
-  std::vector<std::string> arguments = {program, "-l", std::to_string(main_cpu), "--no-huge", "-m",
-                                        std::to_string(memory_mb), "--no-shconf", "--no-pci",
-                                        "--log-level", "*:error", "--file-prefix", prefix};
+  std::vector<std::string> arguments = {program,         "-l",          std::to_string(main_cpu),
+                                        "--no-pci",      "--log-level", "*:error",
+                                        "--file-prefix", prefix};
+  if (hugepages) {
+    arguments.push_back("--in-memory");
+  } else {
+    for (const char* argument : {"--no-huge", "-m", "", "--no-shconf"})
+      arguments.push_back(argument);
+    arguments[arguments.size() - 2] = std::to_string(memory_mb);
+  }
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());
   argv.push_back(nullptr);
@@ -28,11 +37,33 @@ void InitEalOrDie(const char* program, unsigned memory_mb, unsigned main_cpu) {
   }
 }
 
-void CleanupEal() { rte_eal_cleanup(); }
+void CleanupEal() {
+  // EAL leaves its runtime directory (/var/run/dpdk/<prefix> as root) behind.
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
+  rte_eal_cleanup();
+  if (runtime_dir.find("dgperf") != std::string::npos) {
+    std::error_code ignored;
+    std::filesystem::remove_all(runtime_dir, ignored);
+  }
+}
+
+bool TakeHugeFlag(int* argc, char** argv) {
+  bool found = false;
+  int kept = 0;
+  for (int i = 0; i < *argc; ++i) {
+    if (i > 0 && std::strcmp(argv[i], "--huge") == 0) {
+      found = true;
+      continue;
+    }
+    argv[kept++] = argv[i];
+  }
+  *argc = kept;
+  return found;
+}
 
 rte_mempool* CreatePoolOrDie(const char* name, uint32_t mbufs, uint16_t data_room) {
-  rte_mempool* pool = rte_pktmbuf_pool_create(name, mbufs, 0, 0,
-                                              static_cast<uint16_t>(data_room + RTE_PKTMBUF_HEADROOM), 0);
+  rte_mempool* pool = rte_pktmbuf_pool_create(
+      name, mbufs, 0, 0, static_cast<uint16_t>(data_room + RTE_PKTMBUF_HEADROOM), 0);
   if (pool == nullptr) {
     std::fprintf(stderr, "cannot create mempool %s of %u mbufs\n", name, mbufs);
     std::exit(1);
@@ -97,6 +128,33 @@ std::vector<std::vector<uint8_t>> ReadPcap(const std::string& path, std::string*
 
 uint64_t TscHz() { return rte_get_tsc_hz(); }
 
+uint64_t TimerOverheadCycles() {
+  static const uint64_t overhead = [] {
+    std::vector<uint64_t> samples(20001);
+    for (uint64_t& sample : samples) {
+      const uint64_t start = rte_rdtsc();
+      sample = rte_rdtsc() - start;
+    }
+    std::nth_element(samples.begin(), samples.begin() + samples.size() / 2, samples.end());
+    return samples[samples.size() / 2];
+  }();
+  return overhead;
+}
+
+double CycleSamples::MedianPerItem(uint32_t items_per_sample) {
+  if (samples_.empty()) return 0;
+  std::nth_element(samples_.begin(), samples_.begin() + samples_.size() / 2, samples_.end());
+  const double median = samples_[samples_.size() / 2];
+  const double overhead = static_cast<double>(TimerOverheadCycles());
+  return std::max(0.0, median - overhead) / items_per_sample;
+}
+
+double CycleSamples::MeanPerItem(uint32_t items_per_sample) const {
+  if (count_ == 0) return 0;
+  const double mean = static_cast<double>(total_) / static_cast<double>(count_);
+  return std::max(0.0, mean - static_cast<double>(TimerOverheadCycles())) / items_per_sample;
+}
+
 bool PinThisThread(unsigned cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -142,7 +200,8 @@ void PutAddress(std::vector<uint8_t>& out, int version, const std::string& text)
 
 uint16_t Ipv4Checksum(const uint8_t* header) {
   uint32_t sum = 0;
-  for (uint32_t i = 0; i < 20; i += 2) sum += static_cast<uint32_t>((header[i] << 8) | header[i + 1]);
+  for (uint32_t i = 0; i < 20; i += 2)
+    sum += static_cast<uint32_t>((header[i] << 8) | header[i + 1]);
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<uint16_t>(~sum);
 }
@@ -158,8 +217,9 @@ std::vector<uint8_t> Ethernet(uint16_t vlan_id, uint16_t ether_type) {
 }
 
 // IP header + `payload` (protocol `protocol`).
-std::vector<uint8_t> IpPacket(int version, const std::string& source, const std::string& destination,
-                              uint8_t protocol, const std::vector<uint8_t>& payload) {
+std::vector<uint8_t> IpPacket(int version, const std::string& source,
+                              const std::string& destination, uint8_t protocol,
+                              const std::vector<uint8_t>& payload) {
   std::vector<uint8_t> packet;
   if (version == 4) {
     packet = {0x45, 0x00};
@@ -210,7 +270,8 @@ std::vector<uint8_t> BuildFrame(const FrameSpec& spec) {
   const uint32_t l4 = spec.udp ? 8 : 20;
   uint32_t headers = ethernet + ip + l4;
   if (spec.vxlan) headers = ethernet + 20 + 8 + 8 + 14 + 20 + l4;
-  const std::vector<uint8_t> payload(spec.frame_bytes > headers ? spec.frame_bytes - headers : 0, 0xab);
+  const std::vector<uint8_t> payload(spec.frame_bytes > headers ? spec.frame_bytes - headers : 0,
+                                     0xab);
   std::vector<uint8_t> frame;
   if (spec.vxlan) {
     std::vector<uint8_t> inner = Ethernet(0, 0x0800);

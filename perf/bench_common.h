@@ -16,9 +16,16 @@ struct rte_mbuf;
 
 namespace dg::perf {
 
-// rte_eal_init with --no-huge --no-shconf --no-pci and a unique file prefix, main lcore
-// on `main_cpu`. Exits the process with a message on failure.
-void InitEalOrDie(const char* program, unsigned memory_mb, unsigned main_cpu);
+// rte_eal_init with the main lcore on `main_cpu`, --no-pci and a unique file prefix.
+// Without `hugepages`: --no-huge -m memory_mb --no-shconf (no root, no setup needed, but
+// 4 KiB pages: big tables then pay TLB misses the daemon, on 2 MiB pages, does not).
+// With it: --in-memory on the hugepages .ci/setup reserves (needs root). Exits the
+// process with a message on failure.
+void InitEalOrDie(const char* program, unsigned memory_mb, unsigned main_cpu,
+                  bool hugepages = false);
+
+// Removes "--huge" from argv (returns whether it was there), for the benchmarks' mains.
+bool TakeHugeFlag(int* argc, char** argv);
 void CleanupEal();
 
 rte_mempool* CreatePoolOrDie(const char* name, uint32_t mbufs, uint16_t data_room);
@@ -28,6 +35,34 @@ rte_mbuf* MakeMbuf(rte_mempool* pool, const std::vector<uint8_t>& bytes);
 std::vector<std::vector<uint8_t>> ReadPcap(const std::string& path, std::string* error);
 
 uint64_t TscHz();
+
+// Cost of an empty rte_rdtsc()-timed region (median of many back-to-back pairs), to
+// subtract from timed samples. Calibrated once.
+uint64_t TimerOverheadCycles();
+
+// Per-sample TSC cycles of a timed region (one sample per burst). The median is robust
+// against the preemptions a shared host inflicts on a few samples, which would dominate
+// a mean; both are reported.
+class CycleSamples {
+ public:
+  static constexpr size_t kCapacity = size_t{1} << 21;
+  CycleSamples() { samples_.reserve(kCapacity); }
+  void Add(uint64_t cycles) {
+    total_ += cycles;
+    ++count_;
+    if (samples_.size() < kCapacity)
+      samples_.push_back(cycles > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(cycles));
+  }
+  uint64_t count() const { return count_; }
+  // Per item (packet), timer overhead removed.
+  double MedianPerItem(uint32_t items_per_sample);
+  double MeanPerItem(uint32_t items_per_sample) const;
+
+ private:
+  std::vector<uint32_t> samples_;
+  uint64_t total_ = 0;
+  uint64_t count_ = 0;
+};
 
 // Pins the calling thread to one CPU (false if the CPU does not exist).
 bool PinThisThread(unsigned cpu);

@@ -13,6 +13,7 @@
 // all three), else a built-in mix of the same kinds (IPv4, IPv6, VLAN, VXLAN; 64-1500 B;
 // 8 namespaces x 16 dual-stack pods). Every other argument goes to Google Benchmark,
 // e.g. --benchmark_repetitions=5 --benchmark_out=x.json --benchmark_out_format=json.
+// --huge: EAL memory on hugepages (root), as in the daemon; default 4 KiB pages.
 // Counters per benchmark: cycles_per_packet, ns_per_packet, Mpps.
 #include <benchmark/benchmark.h>
 #include <rte_cycles.h>
@@ -27,8 +28,8 @@
 #include <string>
 #include <vector>
 
-#include "control/policy.h"
 #include "control/pods.h"
+#include "control/policy.h"
 #include "gateway/datapath.h"
 #include "gateway/gateway_app.h"
 #include "gateway/packet_parser.h"
@@ -54,11 +55,13 @@ namespaces:
   inference: high
   batch-*: scavenger
 )";
-const char* const kNamespaces[] = {"ray-training", "ray-serve",  "inference", "default",
-                                   "monitoring",   "web",        "batch-etl", "batch-reports"};
+const char* const kNamespaces[] = {"ray-training", "ray-serve", "inference", "default",
+                                   "monitoring",   "web",       "batch-etl", "batch-reports"};
 constexpr int kPodsPerNamespace = 16;
 
-std::string PodV4(int ns, int pod) { return "10.244." + std::to_string(ns) + "." + std::to_string(pod + 2); }
+std::string PodV4(int ns, int pod) {
+  return "10.244." + std::to_string(ns) + "." + std::to_string(pod + 2);
+}
 std::string PodV6(int ns, int pod) {
   char text[64];
   std::snprintf(text, sizeof(text), "fd00:244:0:%x::%x", ns, pod + 2);
@@ -133,23 +136,23 @@ struct Fixture {
 Fixture* fixture = nullptr;
 
 // Runs `stage` once per iteration on the next burst and reports cycles per packet from
-// rte_rdtsc around the stage only.
+// rte_rdtsc around the stage only: the median burst (robust to preemption on a shared
+// host) and the mean.
 void RunStage(benchmark::State& state, const std::function<void(rte_mbuf* const*)>& stage) {
-  uint64_t cycles = 0;
-  uint64_t packets = 0;
+  CycleSamples samples;
   for (auto _ : state) {
     rte_mbuf* const* burst = fixture->NextBurst();
     const uint64_t start = rte_rdtsc();
     stage(burst);
-    cycles += rte_rdtsc() - start;
-    packets += kBurst;
+    samples.Add(rte_rdtsc() - start);
   }
-  const double per_packet = static_cast<double>(cycles) / static_cast<double>(packets);
+  const double per_packet = samples.MedianPerItem(kBurst);
   const double tsc_ghz = static_cast<double>(TscHz()) / 1e9;
   state.counters["cycles_per_packet"] = per_packet;
+  state.counters["cycles_per_packet_mean"] = samples.MeanPerItem(kBurst);
   state.counters["ns_per_packet"] = per_packet / tsc_ghz;
-  state.counters["Mpps"] = 1e3 * tsc_ghz / per_packet;
-  state.SetItemsProcessed(static_cast<int64_t>(packets));
+  state.counters["Mpps"] = per_packet > 0 ? 1e3 * tsc_ghz / per_packet : 0;
+  state.SetItemsProcessed(static_cast<int64_t>(samples.count() * kBurst));
 }
 
 void BaselineMacswap(benchmark::State& state) {
@@ -186,7 +189,8 @@ void ParseLookup(benchmark::State& state) {
     for (uint16_t i = 0; i < kBurst; ++i) {
       ParsePacket(rte_pktmbuf_mtod(burst[i], const uint8_t*), rte_pktmbuf_data_len(burst[i]),
                   rte_pktmbuf_pkt_len(burst[i]), context.overlay_ports, &parsed[i]);
-      if (parsed[i].reason == UnclassifiedReason::kNone) keys[lookups++] = &parsed[i].classify_source;
+      if (parsed[i].reason == UnclassifiedReason::kNone)
+        keys[lookups++] = &parsed[i].classify_source;
     }
     if (lookups != 0) context.pods->LookupBurst(keys, lookups, namespace_ids);
     benchmark::DoNotOptimize(namespace_ids);
@@ -229,6 +233,7 @@ void ClassifySchedule(benchmark::State& state, uint64_t port_rate_bps) {
 }
 
 int Main(int argc, char** argv) {
+  const bool hugepages = TakeHugeFlag(&argc, argv);
   std::string pcap, priorities, pods;
   uint32_t builtin_frames = 4096;
   std::vector<char*> rest = {argv[0]};
@@ -259,7 +264,7 @@ int Main(int argc, char** argv) {
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 2;
 
-  InitEalOrDie("pipeline_bench", 256, 0);
+  InitEalOrDie("pipeline_bench", 256, 0, hugepages);
   Result<PolicyInputs> inputs = pcap.empty() ? BuiltinInputs() : LoadPolicyInputs(priorities, pods);
   if (!inputs) {
     std::fprintf(stderr, "pipeline_bench: %s\n", inputs.error().Message().c_str());
@@ -285,7 +290,8 @@ int Main(int argc, char** argv) {
   }
   Fixture state;
   state.datapath = std::move(*datapath);
-  rte_mempool* pool = CreatePoolOrDie("bench_mbufs", static_cast<uint32_t>(frames.size()) + 64, 2048);
+  rte_mempool* pool =
+      CreatePoolOrDie("bench_mbufs", static_cast<uint32_t>(frames.size()) + 64, 2048);
   for (const auto& frame : frames) {
     rte_mbuf* mbuf = MakeMbuf(pool, frame);
     if (mbuf == nullptr) {
@@ -298,15 +304,17 @@ int Main(int argc, char** argv) {
   benchmark::AddCustomContext("frames", std::to_string(frames.size()));
   benchmark::AddCustomContext("traffic", pcap.empty() ? "builtin" : pcap);
   benchmark::AddCustomContext("tsc_hz", std::to_string(TscHz()));
+  benchmark::AddCustomContext("hugepages", hugepages ? "yes" : "no");
   benchmark::AddCustomContext("pod_addresses", std::to_string(inputs->pods.size()));
 
   benchmark::RegisterBenchmark("baseline_macswap", BaselineMacswap);
   benchmark::RegisterBenchmark("parse", Parse);
   benchmark::RegisterBenchmark("parse_lookup", ParseLookup);
   benchmark::RegisterBenchmark("classify_mark", ClassifyMark);
-  benchmark::RegisterBenchmark("classify_sched", [](benchmark::State& s) { ClassifySchedule(s, 0); });
-  benchmark::RegisterBenchmark("classify_shaper",
-                               [](benchmark::State& s) { ClassifySchedule(s, 1'000'000'000'000ULL); });
+  benchmark::RegisterBenchmark("classify_sched",
+                               [](benchmark::State& s) { ClassifySchedule(s, 0); });
+  benchmark::RegisterBenchmark(
+      "classify_shaper", [](benchmark::State& s) { ClassifySchedule(s, 1'000'000'000'000ULL); });
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
 

@@ -10,11 +10,18 @@
 //
 //   table_classify/N   ClassifyAndMarkBurst (parse + lookup + mark) per packet
 //   table_lookup/N     PodTable::LookupBurst alone, 32 keys per call
+//   what_if_crc_lookup/N   the same lookups in an rte_hash built like PodTable's but
+//                      hashing with rte_hash_crc (SSE4.2 CRC32) instead of rte_jhash: what
+//                      a different hash function would buy (not what the daemon runs)
 //
 // Counters: cycles_per_packet, ns_per_packet, Mpps, entries, capacity, load_seconds.
-//   table_scale_bench [--entries 100,10000,150000,1000000] [Google Benchmark flags]
+//   table_scale_bench [--entries 100,10000,150000,1000000] [--huge] [Google Benchmark flags]
+// --huge puts the table on 2 MiB pages as in the daemon (root; .ci/setup reserves them).
+// Without it the table is on 4 KiB pages and a 1M-entry table also pays TLB misses.
 #include <benchmark/benchmark.h>
 #include <rte_cycles.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
@@ -65,7 +72,9 @@ struct Scale {
   std::unique_ptr<PipelineContext> context;
   std::vector<uint32_t> sequence;  // random installed addresses, host order
   std::vector<dg_pod_key> keys;    // the same sequence as keys, for table_lookup
+  rte_hash* crc_table = nullptr;   // what_if_crc_lookup, built on first use
   ~Scale() {
+    if (crc_table != nullptr) rte_hash_free(crc_table);
     context.reset();
     table.reset();
     publisher.reset();
@@ -82,9 +91,11 @@ Scale& ScaleFor(uint32_t entries) {
   current.reset();  // at most one big table alive
   auto scale = std::make_unique<Scale>();
   scale->entries = entries;
-  scale->capacity = std::max<uint32_t>(kDefaultPodTableCapacity, std::bit_ceil(entries + entries / 4));
+  scale->capacity =
+      std::max<uint32_t>(kDefaultPodTableCapacity, std::bit_ceil(entries + entries / 4));
   const size_t qsbr_size = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
-  scale->qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc("scale_qsbr", qsbr_size, RTE_CACHE_LINE_SIZE));
+  scale->qsbr =
+      static_cast<rte_rcu_qsbr*>(rte_zmalloc("scale_qsbr", qsbr_size, RTE_CACHE_LINE_SIZE));
   if (scale->qsbr == nullptr || rte_rcu_qsbr_init(scale->qsbr, RTE_MAX_LCORE) != 0) {
     std::fprintf(stderr, "table_scale_bench: no memory for the QSBR state\n");
     std::exit(1);
@@ -96,9 +107,11 @@ Scale& ScaleFor(uint32_t entries) {
     std::exit(1);
   }
   scale->publisher->SetPolicy(std::move(*policy));
-  const std::vector<uint32_t> namespace_ids = scale->publisher->InternNamespaces(
-      {"ray-training", "ray-serve", "inference", "default", "monitoring", "web", "batch-etl", "batch-reports"});
-  auto table = PodTable::Create("scale" + std::to_string(++generation), scale->capacity, scale->qsbr);
+  const std::vector<uint32_t> namespace_ids =
+      scale->publisher->InternNamespaces({"ray-training", "ray-serve", "inference", "default",
+                                          "monitoring", "web", "batch-etl", "batch-reports"});
+  auto table =
+      PodTable::Create("scale" + std::to_string(++generation), scale->capacity, scale->qsbr);
   if (!table) {
     std::fprintf(stderr, "table_scale_bench: %s\n", table.error().Message().c_str());
     std::exit(1);
@@ -106,13 +119,15 @@ Scale& ScaleFor(uint32_t entries) {
   scale->table = std::move(*table);
   const auto start = std::chrono::steady_clock::now();
   for (uint32_t i = 0; i < entries; ++i) {
-    if (!scale->table->Upsert(Ipv4Key(kFirstAddress + i), namespace_ids[i % namespace_ids.size()])) {
+    if (!scale->table->Upsert(Ipv4Key(kFirstAddress + i),
+                              namespace_ids[i % namespace_ids.size()])) {
       std::fprintf(stderr, "table_scale_bench: insert %u of %u failed (capacity %u)\n", i, entries,
                    scale->capacity);
       std::exit(1);
     }
   }
-  scale->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  scale->load_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   scale->counters = std::make_unique<WorkerCounters>();
   scale->context = std::make_unique<PipelineContext>();
   scale->context->pods = scale->table.get();
@@ -130,23 +145,24 @@ Scale& ScaleFor(uint32_t entries) {
   return *current;
 }
 
-void Report(benchmark::State& state, const Scale& scale, uint64_t cycles, uint64_t packets) {
-  const double per_packet = static_cast<double>(cycles) / static_cast<double>(packets);
+void Report(benchmark::State& state, const Scale& scale, CycleSamples& samples) {
+  const double per_packet = samples.MedianPerItem(kBurst);
   const double tsc_ghz = static_cast<double>(TscHz()) / 1e9;
   state.counters["cycles_per_packet"] = per_packet;
+  state.counters["cycles_per_packet_mean"] = samples.MeanPerItem(kBurst);
   state.counters["ns_per_packet"] = per_packet / tsc_ghz;
-  state.counters["Mpps"] = 1e3 * tsc_ghz / per_packet;
+  state.counters["Mpps"] = per_packet > 0 ? 1e3 * tsc_ghz / per_packet : 0;
   state.counters["entries"] = scale.entries;
   state.counters["capacity"] = scale.capacity;
   state.counters["load_seconds"] = scale.load_seconds;
-  state.SetItemsProcessed(static_cast<int64_t>(packets));
+  state.SetItemsProcessed(static_cast<int64_t>(samples.count() * kBurst));
 }
 
 void TableClassify(benchmark::State& state) {
   Scale& scale = ScaleFor(static_cast<uint32_t>(state.range(0)));
   uint8_t class_ids[kBurst];
   uint32_t namespace_ids[kBurst];
-  uint64_t cycles = 0, packets = 0;
+  CycleSamples samples;
   uint32_t position = 0, burst_index = 0;
   for (auto _ : state) {
     rte_mbuf* const* burst = frames.data() + burst_index * kBurst;
@@ -159,19 +175,67 @@ void TableClassify(benchmark::State& state) {
     const uint64_t start = rte_rdtsc();
     const PolicySnapshot* policy = scale.context->policy->load(std::memory_order_acquire);
     ClassifyAndMarkBurst(*scale.context, *policy, burst, kBurst, class_ids, namespace_ids);
-    cycles += rte_rdtsc() - start;
-    packets += kBurst;
+    samples.Add(rte_rdtsc() - start);
     benchmark::DoNotOptimize(namespace_ids);
   }
   if (scale.counters->unknown_source.Load() != 0) state.SkipWithError("a source missed the table");
-  Report(state, scale, cycles, packets);
+  Report(state, scale, samples);
+}
+
+rte_hash* CrcTable(Scale& scale) {
+  if (scale.crc_table != nullptr) return scale.crc_table;
+  const std::string name = "crc" + std::to_string(++generation);
+  rte_hash_parameters parameters{};
+  parameters.name = name.c_str();
+  parameters.entries = scale.capacity;
+  parameters.key_len = sizeof(dg_pod_key);
+  parameters.hash_func = rte_hash_crc;
+  parameters.socket_id = 0;
+  parameters.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF;
+  scale.crc_table = rte_hash_create(&parameters);
+  if (scale.crc_table == nullptr) {
+    std::fprintf(stderr, "table_scale_bench: rte_hash_create (crc) failed\n");
+    std::exit(1);
+  }
+  for (uint32_t i = 0; i < scale.entries; ++i) {
+    const dg_pod_key key = Ipv4Key(kFirstAddress + i);
+    if (rte_hash_add_key_data(scale.crc_table, &key,
+                              reinterpret_cast<void*>(uintptr_t{1} + i % 8)) != 0) {
+      std::fprintf(stderr, "table_scale_bench: crc table insert %u failed\n", i);
+      std::exit(1);
+    }
+  }
+  return scale.crc_table;
+}
+
+void WhatIfCrcLookup(benchmark::State& state) {
+  Scale& scale = ScaleFor(static_cast<uint32_t>(state.range(0)));
+  rte_hash* table = CrcTable(scale);
+  const void* keys[kBurst];
+  void* data[kBurst];
+  CycleSamples samples;
+  uint32_t position = 0;
+  bool missed = false;
+  for (auto _ : state) {
+    for (uint16_t i = 0; i < kBurst; ++i) {
+      keys[i] = &scale.keys[position];
+      position = (position + 1) & (kSequenceLength - 1);
+    }
+    uint64_t hits = 0;
+    const uint64_t start = rte_rdtsc();
+    rte_hash_lookup_bulk_data(table, keys, kBurst, &hits, data);
+    samples.Add(rte_rdtsc() - start);
+    missed |= hits != (uint64_t{1} << kBurst) - 1;
+  }
+  if (missed) state.SkipWithError("a key missed the crc table");
+  Report(state, scale, samples);
 }
 
 void TableLookup(benchmark::State& state) {
   Scale& scale = ScaleFor(static_cast<uint32_t>(state.range(0)));
   const dg_pod_key* keys[kBurst];
   uint32_t namespace_ids[kBurst];
-  uint64_t cycles = 0, packets = 0;
+  CycleSamples samples;
   uint32_t position = 0;
   bool missed = false;
   for (auto _ : state) {
@@ -181,22 +245,23 @@ void TableLookup(benchmark::State& state) {
     }
     const uint64_t start = rte_rdtsc();
     scale.table->LookupBurst(keys, kBurst, namespace_ids);
-    cycles += rte_rdtsc() - start;
-    packets += kBurst;
+    samples.Add(rte_rdtsc() - start);
     missed |= namespace_ids[0] == DG_NAMESPACE_NONE;
   }
   if (missed) state.SkipWithError("a key missed the table");
-  Report(state, scale, cycles, packets);
+  Report(state, scale, samples);
 }
 
 int Main(int argc, char** argv) {
+  const bool hugepages = TakeHugeFlag(&argc, argv);
   std::vector<uint32_t> sizes = {100, 10000, 150000, 1000000};
   std::vector<char*> rest = {argv[0]};
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--entries" && i + 1 < argc) {
       sizes.clear();
       std::stringstream list(argv[++i]);
-      for (std::string item; std::getline(list, item, ',');) sizes.push_back(static_cast<uint32_t>(std::stoul(item)));
+      for (std::string item; std::getline(list, item, ',');)
+        sizes.push_back(static_cast<uint32_t>(std::stoul(item)));
     } else {
       rest.push_back(argv[i]);
     }
@@ -205,15 +270,18 @@ int Main(int argc, char** argv) {
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 2;
   // A 2M-slot rte_hash with its RCU defer queue needs ~150 MB.
-  InitEalOrDie("table_scale_bench", 1024, 0);
+  InitEalOrDie("table_scale_bench", 1024, 0, hugepages);
   rte_mempool* pool = CreatePoolOrDie("scale_mbufs", kBursts * kBurst + 64, 256);
   FrameSpec spec;
   spec.frame_bytes = 64;
-  for (uint32_t i = 0; i < kBursts * kBurst; ++i) frames.push_back(MakeMbuf(pool, BuildFrame(spec)));
+  for (uint32_t i = 0; i < kBursts * kBurst; ++i)
+    frames.push_back(MakeMbuf(pool, BuildFrame(spec)));
   benchmark::AddCustomContext("tsc_hz", std::to_string(TscHz()));
+  benchmark::AddCustomContext("hugepages", hugepages ? "yes" : "no");
   for (uint32_t size : sizes) {
     benchmark::RegisterBenchmark("table_classify", TableClassify)->Arg(size);
     benchmark::RegisterBenchmark("table_lookup", TableLookup)->Arg(size);
+    benchmark::RegisterBenchmark("what_if_crc_lookup", WhatIfCrcLookup)->Arg(size);
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

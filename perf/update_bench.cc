@@ -17,7 +17,7 @@
 //
 // Repeated --repeat times; prints one JSON object (per-run values and their medians).
 //   update_bench [--updates 1000] [--bulk 100000] [--base 10000] [--repeat 5]
-//                [--settle-ms 300] [--worker-cpu 1] [--control-cpu 0]
+//                [--settle-ms 300] [--worker-cpu 1] [--control-cpu 0] [--huge]
 #include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_pause.h>
@@ -43,11 +43,11 @@ namespace {
 
 constexpr uint32_t kBurst = 32;
 constexpr uint32_t kWorkerThreadId = 1;
-constexpr uint32_t kBaseFirst = 0x0A000001;   // 10.0.0.1: the base pods the worker looks up
-constexpr uint32_t kBulkFirst = 0x0A400001;   // 10.64.0.1: the bulk load
-constexpr uint32_t kProbe = 0x0AFFFF01;       // 10.255.255.1
+constexpr uint32_t kBaseFirst = 0x0A000001;  // 10.0.0.1: the base pods the worker looks up
+constexpr uint32_t kBulkFirst = 0x0A400001;  // 10.64.0.1: the bulk load
+constexpr uint32_t kProbe = 0x0AFFFF01;      // 10.255.255.1
 constexpr uint32_t kNamespaceA = 1, kNamespaceB = 2;
-constexpr uint32_t kRateLogEvery = 256;       // bursts between TSC samples
+constexpr uint32_t kRateLogEvery = 256;  // bursts between TSC samples
 constexpr size_t kRateLogCapacity = 1u << 20;
 constexpr double kTimeoutSeconds = 1.0;
 
@@ -70,8 +70,8 @@ struct alignas(64) Shared {
   std::vector<uint64_t> rate_log = std::vector<uint64_t>(kRateLogCapacity);
 };
 
-void Worker(Shared* shared, const PodTable* table, rte_rcu_qsbr* qsbr, const std::vector<dg_pod_key>* base,
-            unsigned cpu) {
+void Worker(Shared* shared, const PodTable* table, rte_rcu_qsbr* qsbr,
+            const std::vector<dg_pod_key>* base, unsigned cpu) {
   PinThisThread(cpu);
   rte_rcu_qsbr_thread_register(qsbr, kWorkerThreadId);
   rte_rcu_qsbr_thread_online(qsbr, kWorkerThreadId);
@@ -91,7 +91,8 @@ void Worker(Shared* shared, const PodTable* table, rte_rcu_qsbr* qsbr, const std
     keys[kBurst - 1] = &probe;
     table->LookupBurst(keys, kBurst, namespace_ids);
     shared->observed.store(namespace_ids[kBurst - 1], std::memory_order_release);
-    shared->flag_seen.store(shared->flag.load(std::memory_order_acquire), std::memory_order_release);
+    shared->flag_seen.store(shared->flag.load(std::memory_order_acquire),
+                            std::memory_order_release);
     if (++bursts % kRateLogEvery == 0) {
       const size_t n = shared->rate_samples.load(std::memory_order_relaxed);
       if (n < kRateLogCapacity) {
@@ -142,7 +143,8 @@ struct Run {
 template <typename Done>
 double WaitUs(uint64_t start, Done done) {
   const uint64_t hz = TscHz();
-  const uint64_t deadline = start + static_cast<uint64_t>(kTimeoutSeconds * static_cast<double>(hz));
+  const uint64_t deadline =
+      start + static_cast<uint64_t>(kTimeoutSeconds * static_cast<double>(hz));
   uint64_t now = rte_rdtsc();
   while (!done()) {
     rte_pause();
@@ -152,14 +154,16 @@ double WaitUs(uint64_t start, Done done) {
   return static_cast<double>(now - start) * 1e6 / static_cast<double>(hz);
 }
 
-Run RunOnce(const Options& options, PodTable* table, rte_rcu_qsbr* qsbr, const std::vector<dg_pod_key>& base) {
+Run RunOnce(const Options& options, PodTable* table, rte_rcu_qsbr* qsbr,
+            const std::vector<dg_pod_key>& base) {
   Run run;
   Shared shared;
   const dg_pod_key probe = Ipv4Key(kProbe);
   table->Upsert(probe, kNamespaceA);
   std::thread worker(Worker, &shared, table, qsbr, &base, options.worker_cpu);
   // Wait until the worker runs and sees the probe.
-  WaitUs(rte_rdtsc(), [&] { return shared.observed.load(std::memory_order_acquire) == kNamespaceA; });
+  WaitUs(rte_rdtsc(),
+         [&] { return shared.observed.load(std::memory_order_acquire) == kNamespaceA; });
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
 
   uint32_t state = kNamespaceA;
@@ -169,7 +173,8 @@ Run RunOnce(const Options& options, PodTable* table, rte_rcu_qsbr* qsbr, const s
       const uint64_t token = u + 1;
       const uint64_t start = rte_rdtsc();
       shared.flag.store(token, std::memory_order_release);
-      const double us = WaitUs(start, [&] { return shared.flag_seen.load(std::memory_order_acquire) == token; });
+      const double us =
+          WaitUs(start, [&] { return shared.flag_seen.load(std::memory_order_acquire) == token; });
       if (us >= 0) run.baseline_us.push_back(us);
     }
     uint32_t expected;
@@ -193,7 +198,8 @@ Run RunOnce(const Options& options, PodTable* table, rte_rcu_qsbr* qsbr, const s
         break;
     }
     state = expected;
-    const double us = WaitUs(start, [&] { return shared.observed.load(std::memory_order_acquire) == expected; });
+    const double us =
+        WaitUs(start, [&] { return shared.observed.load(std::memory_order_acquire) == expected; });
     if (us < 0) {
       ++run.timeouts;
     } else {
@@ -217,7 +223,8 @@ Run RunOnce(const Options& options, PodTable* table, rte_rcu_qsbr* qsbr, const s
   run.bulk_load_ms = static_cast<double>(load_end - load_start) * 1e3 / static_cast<double>(hz);
   const uint64_t remove_start = rte_rdtsc();
   for (uint32_t i = 0; i < options.bulk; ++i) table->Remove(Ipv4Key(kBulkFirst + i));
-  run.bulk_remove_ms = static_cast<double>(rte_rdtsc() - remove_start) * 1e3 / static_cast<double>(hz);
+  run.bulk_remove_ms =
+      static_cast<double>(rte_rdtsc() - remove_start) * 1e3 / static_cast<double>(hz);
 
   shared.stop.store(true);
   worker.join();
@@ -231,6 +238,7 @@ void PrintList(const char* name, const std::vector<double>& values, bool last = 
 }
 
 int Main(int argc, char** argv) {
+  const bool hugepages = TakeHugeFlag(&argc, argv);
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -239,21 +247,29 @@ int Main(int argc, char** argv) {
       return 2;
     }
     const unsigned long value = std::stoul(argv[++i]);
-    if (arg == "--updates") options.updates = static_cast<uint32_t>(value);
-    else if (arg == "--bulk") options.bulk = static_cast<uint32_t>(value);
-    else if (arg == "--base") options.base = static_cast<uint32_t>(std::max(1ul, value));
-    else if (arg == "--repeat") options.repeat = static_cast<uint32_t>(std::max(1ul, value));
-    else if (arg == "--settle-ms") options.settle_ms = static_cast<uint32_t>(value);
-    else if (arg == "--worker-cpu") options.worker_cpu = static_cast<unsigned>(value);
-    else if (arg == "--control-cpu") options.control_cpu = static_cast<unsigned>(value);
+    if (arg == "--updates")
+      options.updates = static_cast<uint32_t>(value);
+    else if (arg == "--bulk")
+      options.bulk = static_cast<uint32_t>(value);
+    else if (arg == "--base")
+      options.base = static_cast<uint32_t>(std::max(1ul, value));
+    else if (arg == "--repeat")
+      options.repeat = static_cast<uint32_t>(std::max(1ul, value));
+    else if (arg == "--settle-ms")
+      options.settle_ms = static_cast<uint32_t>(value);
+    else if (arg == "--worker-cpu")
+      options.worker_cpu = static_cast<unsigned>(value);
+    else if (arg == "--control-cpu")
+      options.control_cpu = static_cast<unsigned>(value);
     else {
       std::fprintf(stderr, "update_bench: unknown argument %s\n", arg.c_str());
       return 2;
     }
   }
-  InitEalOrDie("update_bench", 512, options.control_cpu);
+  InitEalOrDie("update_bench", 512, options.control_cpu, hugepages);
   const size_t qsbr_size = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
-  auto* qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc("update_qsbr", qsbr_size, RTE_CACHE_LINE_SIZE));
+  auto* qsbr =
+      static_cast<rte_rcu_qsbr*>(rte_zmalloc("update_qsbr", qsbr_size, RTE_CACHE_LINE_SIZE));
   if (qsbr == nullptr || rte_rcu_qsbr_init(qsbr, RTE_MAX_LCORE) != 0) {
     std::fprintf(stderr, "update_bench: no memory for the QSBR state\n");
     return 1;
@@ -270,10 +286,11 @@ int Main(int argc, char** argv) {
   }
 
   std::vector<Run> runs;
-  for (uint32_t r = 0; r < options.repeat; ++r) runs.push_back(RunOnce(options, table->get(), qsbr, base));
+  for (uint32_t r = 0; r < options.repeat; ++r)
+    runs.push_back(RunOnce(options, table->get(), qsbr, base));
 
-  std::vector<double> p50, p99, max, update_p50, remove_p50, add_p50, baseline_p50, baseline_p99, before,
-      during, ratio, load_ms, remove_ms;
+  std::vector<double> p50, p99, max, update_p50, remove_p50, add_p50, baseline_p50, baseline_p99,
+      before, during, ratio, load_ms, remove_ms;
   uint32_t timeouts = 0, bulk_failed = 0;
   for (const Run& run : runs) {
     p50.push_back(Percentile(run.all_us, 50));
@@ -292,10 +309,12 @@ int Main(int argc, char** argv) {
     timeouts += run.timeouts;
     bulk_failed += run.bulk_failed;
   }
-  std::printf("{\"options\": {\"updates\": %u, \"bulk\": %u, \"base\": %u, \"repeat\": %u, \"worker_cpu\": %u, "
-              "\"control_cpu\": %u, \"tsc_hz\": %lu}, ",
-              options.updates, options.bulk, options.base, options.repeat, options.worker_cpu,
-              options.control_cpu, static_cast<unsigned long>(TscHz()));
+  std::printf(
+      "{\"options\": {\"updates\": %u, \"bulk\": %u, \"base\": %u, \"repeat\": %u, \"worker_cpu\": "
+      "%u, "
+      "\"control_cpu\": %u, \"tsc_hz\": %lu}, ",
+      options.updates, options.bulk, options.base, options.repeat, options.worker_cpu,
+      options.control_cpu, static_cast<unsigned long>(TscHz()));
   std::printf("\"runs\": {");
   PrintList("p50_us", p50);
   PrintList("p99_us", p99);
@@ -311,13 +330,14 @@ int Main(int argc, char** argv) {
   PrintList("bulk_load_ms", load_ms);
   PrintList("bulk_remove_ms", remove_ms, true);
   std::printf("}, \"timeouts\": %u, \"bulk_failed\": %u, ", timeouts, bulk_failed);
-  std::printf("\"median\": {\"p50_us\": %.4g, \"p99_us\": %.4g, \"max_us\": %.4g, \"update_p50_us\": %.4g, "
-              "\"remove_p50_us\": %.4g, \"add_p50_us\": %.4g, \"baseline_p50_us\": %.4g, "
-              "\"baseline_p99_us\": %.4g, \"lookup_mpps_before\": %.4g, \"lookup_mpps_during_load\": %.4g, "
-              "\"ratio_during_load\": %.4g, \"bulk_load_ms\": %.4g, \"bulk_remove_ms\": %.4g}}\n",
-              Median(p50), Median(p99), Median(max), Median(update_p50), Median(remove_p50), Median(add_p50),
-              Median(baseline_p50), Median(baseline_p99), Median(before), Median(during), Median(ratio),
-              Median(load_ms), Median(remove_ms));
+  std::printf(
+      "\"median\": {\"p50_us\": %.4g, \"p99_us\": %.4g, \"max_us\": %.4g, \"update_p50_us\": %.4g, "
+      "\"remove_p50_us\": %.4g, \"add_p50_us\": %.4g, \"baseline_p50_us\": %.4g, "
+      "\"baseline_p99_us\": %.4g, \"lookup_mpps_before\": %.4g, \"lookup_mpps_during_load\": %.4g, "
+      "\"ratio_during_load\": %.4g, \"bulk_load_ms\": %.4g, \"bulk_remove_ms\": %.4g}}\n",
+      Median(p50), Median(p99), Median(max), Median(update_p50), Median(remove_p50),
+      Median(add_p50), Median(baseline_p50), Median(baseline_p99), Median(before), Median(during),
+      Median(ratio), Median(load_ms), Median(remove_ms));
   table->reset();
   rte_free(qsbr);
   CleanupEal();

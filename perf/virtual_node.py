@@ -68,6 +68,22 @@ Findings from bringing this up over veth + AF_XDP (see also perf/README.md):
     on a loaded host); --lcores changes the EAL core list.
   * Goodput ceiling: the shaper counts 24 bytes of framing per frame, so a 1500-byte
     MTU TCP flow tops out at 1448/1538 = 94% of the shaper rate in iperf3 terms.
+
+Mode `kernel` (the kernel peer, the seed's approach) puts no forwarder in the path: gw
+bridges gwk and gwu (a plain Linux bridge), node marks DSCP per pod with iptables
+(mangle POSTROUTING -s POD -j DSCP --set-dscp N, the same classes as `priority`) and
+shapes up0 with HTB at the shaper rate, one leaf per class chosen by DSCP (tc filter u32
+match ip dsfield), served by HTB priority, with the gateway's accounting: 24 bytes of
+framing (overhead 24, mpu 84), 1 ms burst and a 1024-packet pfifo per class. Per-class
+drops are the leaf qdiscs' drop counters.
+
+Optional measurements (off unless asked for, so the default run is unchanged):
+  --rtt-probe-hz N  ICMP echo from pod-hi to remote at N Hz while the TCP flow runs
+                    (a raw socket, no ping binary); rtt_p50_ms, rtt_p99_ms, rtt_loss_pct.
+  --repeat N        measure N times per mode with the same forwarder; the mode's numbers
+                    are the medians, every run is kept under "runs".
+Every run also records per-second receiver-side throughput of both flows ("intervals":
+{"high": [[start_s, end_s, bps], ...], "low": [...]}, seconds from the flood's start).
 """
 
 from __future__ import annotations
@@ -80,6 +96,7 @@ import re
 import shlex
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -141,9 +158,56 @@ namespaces: {ray-training: critical, batch-jobs: scavenger}
 FIFO_POLICY = """classes: [{name: besteffort, dscp: 0}]
 defaultClass: besteffort
 """
-MODES = {"priority": PRIORITY_POLICY, "fifo": FIFO_POLICY}
+KERNEL_MODE = "kernel"
+MODES = {"priority": PRIORITY_POLICY, "fifo": FIFO_POLICY, KERNEL_MODE: PRIORITY_POLICY}
 CLASS_NAMES = {"priority": ["critical", "high", "standard", "scavenger"],
-               "fifo": ["besteffort"]}
+               "fifo": ["besteffort"], KERNEL_MODE: ["critical", "high", "standard", "scavenger"]}
+# Kernel mode: PRIORITY_POLICY as iptables + HTB. (class, DSCP, HTB minor, HTB prio);
+# standard is HTB's default class, so unmarked traffic lands there as in the gateway.
+KERNEL_CLASSES = [("critical", 46, 10, 0), ("high", 34, 20, 1), ("standard", 0, 30, 2), ("scavenger", 8, 40, 3)]
+KERNEL_POD_DSCP = {POD_HI_IP: 46, POD_LO_IP: 8}  # ray-training -> critical, batch-jobs -> scavenger
+KERNEL_QUEUE_PACKETS = 1024  # the gateway's queues.depth
+FRAMING_OVERHEAD = 24  # the gateway's shaper.framingOverhead
+
+# ICMP echo at a fixed rate until SIGINT/SIGTERM, run inside a namespace. Prints
+# "S seq t" per probe sent and "R seq rtt_ms" per reply, line-buffered.
+RTT_PROBE = r"""
+import os, select, signal, socket, struct, sys, time
+sys.stdout.reconfigure(line_buffering=True)
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+dst, interval = sys.argv[1], 1.0 / float(sys.argv[2])
+ident = (os.getpid() + 0x5a5a) & 0xffff
+sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+sent, seq = {}, 0
+t0 = next_send = time.monotonic()
+while not stop:
+    now = time.monotonic()
+    if now >= next_send:
+        seq = (seq + 1) & 0xffff
+        body = struct.pack("!HH", ident, seq) + b"dscp-gateway-rtt-probe" + bytes(18)
+        pkt = struct.pack("!BBH", 8, 0, 0) + body
+        try:
+            sock.sendto(struct.pack("!BBH", 8, 0, csum(pkt)) + body, (dst, 0))
+        except OSError:  # e.g. ENOBUFS: counts as lost
+            pass
+        sent[seq] = now
+        print(f"S {seq} {now - t0:.4f}")
+        next_send = max(next_send + interval, now)
+    ready, _, _ = select.select([sock], [], [], max(0.0, next_send - time.monotonic()))
+    if ready:
+        data, addr = sock.recvfrom(2048)
+        t = time.monotonic()
+        ihl = (data[0] & 0x0f) * 4
+        typ, _, _, rid, rseq = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+        if typ == 0 and rid == ident and rseq in sent:
+            print(f"R {rseq} {(t - sent.pop(rseq)) * 1000:.3f}")
+"""
 
 
 class Failure(Exception):
@@ -342,15 +406,17 @@ class VirtualNode:
             json.dump(_pod_list(), f, indent=2)
         cfg = os.path.join(d, f"gateway-{mode}.yaml")
         eal = ", ".join(json.dumps(a) for a in self.eal_args(mode))
+        shaper_burst = getattr(self.args, "shaper_burst", None)
+        burst = f", burst: {shaper_burst}" if shaper_burst else ""
         with open(cfg, "w") as f:
             f.write(f"# virtual_node.py, mode {mode}\n"
                     f"eal: [{eal}]\n"
                     "ports: {kernel: net_af_xdp0, uplink: net_af_xdp1}\n"
-                    f"shaper: {{rate: {self.args.shaper_mbit}Mbit}}\n"
+                    f"shaper: {{rate: {self.args.shaper_mbit}Mbit{burst}}}\n"
                     "queues: {depth: 1024}\n"
                     f"policy: {{priorities: {json.dumps(cm)}, pods: {json.dumps(pods)}}}\n"
                     # The REST port lives on ns gw's own loopback, so a fixed port cannot
-                    # clash with another run (the gateway rejects port 0).
+                    # clash with another run.
                     f"rest: {{listen: 127.0.0.1:{REST_PORT}}}\n")
         return cfg
 
@@ -361,7 +427,8 @@ class VirtualNode:
             cmd = [self.args.gateway_binary, "run", "--config", self.write_gateway_config(mode)]
         else:
             cmd = ["dpdk-testpmd"] + self.eal_args(mode) + [
-                "--", "--forward-mode=io", "-a", "--stats-period", "0", "--total-num-mbufs", "16384"]
+                "--", "--forward-mode=io", "-a", "--stats-period", "0", "--total-num-mbufs", "16384"] + \
+                shlex.split(getattr(self.args, "testpmd_extra", "") or "")
         # Private bpffs for libxdp (ip netns exec remounted /sys, see docstring).
         script = "mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; exec \"$@\""
         name = f"forwarder-{mode}"
@@ -373,10 +440,10 @@ class VirtualNode:
         self.wait_ready(p, name)
         return p
 
-    def wait_ready(self, p: subprocess.Popen, name: str) -> None:
+    def wait_ready(self, p: subprocess.Popen | None, name: str) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
-            if p.poll() is not None:
+            if p is not None and p.poll() is not None:
                 raise Failure(f"forwarder exited with {p.returncode} before it forwarded anything\n"
                               f"--- stderr ---\n{_tail(self.read_log(name, 'err'))}\n"
                               f"--- stdout ---\n{_tail(self.read_log(name, 'out'))}")
@@ -389,12 +456,70 @@ class VirtualNode:
                       f"{READY_TIMEOUT_S:.0f} s\n--- forwarder stderr ---\n{_tail(self.read_log(name, 'err'))}\n"
                       f"--- forwarder stdout ---\n{_tail(self.read_log(name, 'out'))}")
 
+    # ------------------------------------------------------ kernel peer (no forwarder)
+    def setup_kernel_path(self) -> None:
+        """The seed's approach: gw is a plain bridge; node marks with iptables and shapes
+        up0 with HTB whose leaves are chosen by DSCP (see the module docstring)."""
+        rate = self.args.shaper_mbit * 1_000_000
+        if rate <= 0:
+            raise Failure("mode kernel needs a shaper rate (--shaper-mbit > 0)")
+        for dev in ("gwk", "gwu"):
+            self.sh(["ip", "link", "set", "dev", dev, "xdp", "off"], ns="gw", check=False)
+        self.sh(["ip", "link", "add", "br0", "type", "bridge"], ns="gw")
+        for dev in ("gwk", "gwu"):
+            self.sh(["ip", "link", "set", dev, "master", "br0"], ns="gw")
+        self.sh(["ip", "link", "set", "br0", "up"], ns="gw")
+        for ip, dscp in KERNEL_POD_DSCP.items():
+            self.sh(["iptables", "-w", "-t", "mangle", "-A", "POSTROUTING", "-o", "up0", "-s", ip,
+                     "-j", "DSCP", "--set-dscp", str(dscp)], ns="node")
+        # The gateway's derived burst: 1 ms at the rate, at least two jumbo frames.
+        burst = max(rate // 8 // 1000, 2 * (9216 + FRAMING_OVERHEAD))
+        acct = ["burst", f"{burst}b", "cburst", f"{burst}b", "overhead", str(FRAMING_OVERHEAD), "mpu",
+                str(60 + FRAMING_OVERHEAD)]
+        low = max(rate // 200, 8000)  # what each lower class is guaranteed; the top class gets the rest
+        tc = ["tc"]
+        self.sh(tc + ["qdisc", "add", "dev", "up0", "root", "handle", "1:", "htb", "default", "30"], ns="node")
+        self.sh(tc + ["class", "add", "dev", "up0", "parent", "1:", "classid", "1:1", "htb", "rate", f"{rate}bit",
+                      "ceil", f"{rate}bit"] + acct, ns="node")
+        for name, dscp, minor, prio in KERNEL_CLASSES:
+            class_rate = rate - (len(KERNEL_CLASSES) - 1) * low if prio == 0 else low
+            self.sh(tc + ["class", "add", "dev", "up0", "parent", "1:1", "classid", f"1:{minor}", "htb",
+                          "rate", f"{class_rate}bit", "ceil", f"{rate}bit", "prio", str(prio)] + acct, ns="node")
+            self.sh(tc + ["qdisc", "add", "dev", "up0", "parent", f"1:{minor}", "handle", f"{minor}:", "pfifo",
+                          "limit", str(KERNEL_QUEUE_PACKETS)], ns="node")
+            if dscp != 0:
+                self.sh(tc + ["filter", "add", "dev", "up0", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+                              "match", "ip", "dsfield", f"{dscp << 2:#04x}", "0xfc", "flowid", f"1:{minor}"],
+                        ns="node")
+        log(f"kernel path up: bridge in gw, iptables DSCP + HTB {rate / 1e6:.0f} Mbit/s on node:up0")
+        self.wait_ready(None, "kernel")
+
+    def kernel_class_drops(self) -> dict:
+        r = self.sh(["tc", "-s", "-j", "qdisc", "show", "dev", "up0"], ns="node", check=False)
+        names = {f"1:{minor}": name for name, _, minor, _ in KERNEL_CLASSES}
+        drops: dict = {}
+        try:
+            for q in json.loads(r.stdout or "[]"):
+                if q.get("parent") in names:
+                    drops[names[q["parent"]]] = int(q.get("drops", 0))
+        except (ValueError, TypeError, AttributeError):
+            pass
+        return {name: drops[name] for name, _, _, _ in KERNEL_CLASSES if name in drops}
+
+    def teardown_kernel_path(self) -> None:
+        self.sh(["tc", "qdisc", "del", "dev", "up0", "root"], ns="node", check=False)
+        self.sh(["iptables", "-w", "-t", "mangle", "-F", "POSTROUTING"], ns="node", check=False)
+        self.sh(["ip", "link", "del", "br0"], ns="gw", check=False)
+
     # --------------------------------------------------------------- experiment
     def run_mode(self, mode: str) -> dict:
+        if mode == KERNEL_MODE:
+            return self.run_kernel_mode()
         fwd = self.start_forwarder(mode)
+        self.forwarder_pid = fwd.pid  # ip netns exec and sh both exec: this is the forwarder
         result: dict = {}
         try:
-            result = self.measure(mode)
+            result = self.measure_repeated(mode)
         finally:
             # SIGINT: the gateway (and testpmd) print final counters on the way out.
             rc = self.stop(fwd, first=signal.SIGINT, grace=10.0)
@@ -409,6 +534,28 @@ class VirtualNode:
         result["forwarder_stderr_tail"] = _tail(err, 20)
         return result
 
+    def run_kernel_mode(self) -> dict:
+        result: dict = {}
+        try:
+            self.setup_kernel_path()
+            result = self.measure_repeated(KERNEL_MODE)
+            result["drops"] = self.kernel_class_drops()
+            result["shaped"] = True
+            tc = self.sh(["tc", "-s", "class", "show", "dev", "up0"], ns="node", check=False)
+            result["tc_class_stats_tail"] = _tail(tc.stdout, 60)
+        finally:
+            self.teardown_kernel_path()
+        return result
+
+    def measure_repeated(self, mode: str) -> dict:
+        """measure() --repeat times; one run is returned as it is, several as medians."""
+        runs = []
+        for i in range(max(1, getattr(self.args, "repeat", 1))):
+            if i:
+                time.sleep(1.0)  # let the queues drain between runs
+            runs.append(self.measure(mode))
+        return runs[0] if len(runs) == 1 else combine_runs(runs)
+
     def iperf3(self) -> list[str]:
         return (["taskset", "-c", self.args.traffic_cpus] if self.args.traffic_cpus else []) + ["iperf3"]
 
@@ -419,6 +566,7 @@ class VirtualNode:
         time.sleep(0.5)
         res: dict = {}
         flood = None
+        probe = None
         try:
             if not a.no_flood:
                 # The flood runs until the TCP flow is done and is then interrupted
@@ -432,15 +580,31 @@ class VirtualNode:
                 time.sleep(FLOOD_WARMUP_S)
                 if flood.poll() is not None:
                     raise Failure(f"UDP flood client exited early: {_iperf_error(self.read_log(f'flood-{mode}'))}")
+            else:
+                t_flood = time.monotonic()
             t_tcp = time.monotonic()
             log(f"{mode}: TCP from pod-hi for {a.duration} s" + ("" if a.no_flood else f" under a {a.flood_mbit} Mbit/s UDP flood"))
             tcp = self.spawn(self.iperf3() + ["-c", REMOTE_IP, "-p", str(TCP_PORT), "-t", str(a.duration), "--json",
                               "--connect-timeout", "10000"], ns="pod-hi", name=f"tcp-{mode}")
+            probe_hz = getattr(a, "rtt_probe_hz", 0) or 0
+            if probe_hz > 0:
+                probe = self.spawn([sys.executable, "-c", RTT_PROBE, REMOTE_IP, str(probe_hz)], ns="pod-hi",
+                                   name=f"rtt-{mode}")
+            cpu_start = _worker_cpu_seconds(getattr(self, "forwarder_pid", None)) if mode != KERNEL_MODE else None
             try:
                 tcp.wait(timeout=a.duration + FLOOD_MAX_EXTRA_S - 5)
             except subprocess.TimeoutExpired:
                 log(f"{mode}: TCP client hung, killing it")
             t_tcp_end = time.monotonic()
+            if cpu_start is not None:
+                cpu_end = _worker_cpu_seconds(getattr(self, "forwarder_pid", None))
+                if cpu_end is not None and t_tcp_end > t_tcp:
+                    # Share of one CPU the forwarding lcore got while the TCP flow ran.
+                    res["forwarder_worker_cpu_share"] = (cpu_end - cpu_start) / (t_tcp_end - t_tcp)
+            if probe is not None:
+                time.sleep(0.3)  # replies still in flight
+                self.stop(probe, first=signal.SIGINT, grace=2.0)
+                res.update(_rtt_result(self.read_log(f"rtt-{mode}")))
             self.stop(tcp, first=signal.SIGINT, grace=2.0)
             res.update(_tcp_result(self.read_log(f"tcp-{mode}")))
             if flood is not None:
@@ -460,6 +624,10 @@ class VirtualNode:
                 self.stop(s, grace=1.0)
             if flood is not None and flood.poll() is None:
                 self.stop(flood)
+            if probe is not None and probe.poll() is None:
+                self.stop(probe)
+        res["intervals"] = {"high": _intervals(self.read_log(f"server-tcp-{mode}"), t_tcp - t_flood),
+                            "low": [] if a.no_flood else _intervals(self.read_log(f"server-udp-{mode}"), 0.0)}
         return res
 
 
@@ -561,6 +729,80 @@ def _flood_result(client_text: str, server_text: str, window: tuple[float, float
     return res
 
 
+def _intervals(server_text: str, offset_s: float) -> list:
+    """Receiver-side per-interval throughput from an iperf3 server's --json output, as
+    [start_s, end_s, bits_per_second] with `offset_s` added to the times."""
+    out = []
+    for iv in (_iperf_json(server_text) or {}).get("intervals", []):
+        s = iv.get("sum", {})
+        if "start" in s and "end" in s:
+            out.append([round(s["start"] + offset_s, 3), round(s["end"] + offset_s, 3),
+                        float(s.get("bits_per_second", 0.0))])
+    return out
+
+
+def _worker_cpu_seconds(pid: int | None) -> float | None:
+    """CPU time of a DPDK process's forwarding lcore thread (rte-worker-N), from
+    /proc/PID/task/TID/schedstat; None if there is none."""
+    if not pid:
+        return None
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if "worker" not in f.read():
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _percentile(values: list, p: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    rank = p / 100 * (len(v) - 1)
+    low = int(rank)
+    high = min(low + 1, len(v) - 1)
+    return v[low] + (v[high] - v[low]) * (rank - low)
+
+
+def _rtt_result(text: str) -> dict:
+    """RTT percentiles of the probe's replies. Probes sent in the last second before it
+    was stopped are not counted as lost (their replies may still have been queued)."""
+    sent, rtts = {}, {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "S":
+            sent[int(parts[1])] = float(parts[2])
+        elif len(parts) == 3 and parts[0] == "R":
+            rtts[int(parts[1])] = float(parts[2])
+    if not sent:
+        return {"rtt_p50_ms": None, "rtt_p99_ms": None, "rtt_loss_pct": None, "rtt_probes": 0}
+    last = max(sent.values())
+    counted = [seq for seq, t in sent.items() if t <= last - 1.0 or seq in rtts]
+    lost = sum(1 for seq in counted if seq not in rtts)
+    values = list(rtts.values())
+    return {"rtt_p50_ms": _percentile(values, 50), "rtt_p99_ms": _percentile(values, 99),
+            "rtt_max_ms": max(values) if values else None,
+            "rtt_loss_pct": 100.0 * lost / len(counted) if counted else None, "rtt_probes": len(sent)}
+
+
+def combine_runs(runs: list) -> dict:
+    """Several measure() results of one mode -> medians of every numeric field, the
+    rest (and the intervals) from the run whose high_bps is the median; all runs kept."""
+    ordered = sorted(runs, key=lambda r: r.get("high_bps") or 0.0)
+    combined = dict(ordered[(len(ordered) - 1) // 2])
+    for key in {k for r in runs for k in r}:
+        values = [r[key] for r in runs if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)]
+        if values:
+            combined[key] = statistics.median(values)
+    combined["runs"] = runs
+    combined["repeat"] = len(runs)
+    return combined
+
+
 _CLASS_LINE_RE = re.compile(r"^\s*class\s+(\S+)\s.*?\bdrops?=(\d+)")
 _DROP_RES = [re.compile(r"drop\w*\s*[=:]\s*(\d+)", re.I),  # drops=12, dropped: 12
              re.compile(r"drop\w*\s+(\d+)", re.I),  # dropped 12
@@ -626,14 +868,22 @@ def _mbit(bps) -> str:
 
 def format_table(report: dict) -> str:
     shaper = report["shaper_bps"]
-    rows = [("mode", "high Mbit/s", "% shaper", "retr", "low Mbit/s", "drops (class=pkts)")]
+    rtt = any(report.get(m, {}).get("rtt_p99_ms") is not None for m in report["modes"])
+    rows = [("mode", "high Mbit/s", "% shaper", "retr", "low Mbit/s")
+            + (("rtt p50/p99 ms",) if rtt else ()) + ("drops (class=pkts)",)]
     for mode in report["modes"]:
         r = report.get(mode, {})
         high = r.get("high_bps")
-        pct = "" if high is None or not report["shaped"] else f"{100 * high / shaper:.0f}%"
+        shaped = r.get("shaped", report["shaped"])
+        pct = "" if high is None or not shaped else f"{100 * high / shaper:.0f}%"
         retr = r.get("high_retransmits")
         drops = " ".join(f"{k}={v}" for k, v in r.get("drops", {}).items())
-        rows.append((mode, _mbit(high), pct, "" if retr is None else str(retr), _mbit(r.get("low_bps")), drops))
+        rtt_cell = ()
+        if rtt:
+            p50, p99 = r.get("rtt_p50_ms"), r.get("rtt_p99_ms")
+            rtt_cell = ("" if p99 is None else f"{p50:.2f}/{p99:.2f}",)
+        retr_cell = "" if retr is None else (str(int(retr)) if float(retr).is_integer() else f"{retr:.1f}")
+        rows.append((mode, _mbit(high), pct, retr_cell, _mbit(r.get("low_bps"))) + rtt_cell + (drops,))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for i, row in enumerate(rows):
@@ -653,7 +903,8 @@ def format_table(report: dict) -> str:
 def preflight(args) -> None:
     if os.geteuid() != 0:
         raise Failure("must run as root (creates network namespaces and runs DPDK)")
-    tools = REQUIRED_TOOLS + (["dpdk-testpmd"] if args.forwarder == "testpmd" else [])
+    tools = REQUIRED_TOOLS + (["dpdk-testpmd"] if args.forwarder == "testpmd" else []) + \
+        (["tc", "iptables"] if KERNEL_MODE in getattr(args, "mode_list", []) else [])
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
         raise Failure(f"missing tools: {', '.join(missing)} (Debian packages: iproute2 ethtool iperf3 procps util-linux dpdk)")
@@ -683,7 +934,17 @@ def main(argv=None) -> int:
     ap.add_argument("--shaper-mbit", type=int, default=200, help="gateway port shaper (default %(default)s)")
     ap.add_argument("--flood-mbit", type=int, default=None, help="UDP flood rate (default 2x the shaper)")
     ap.add_argument("--no-flood", action="store_true", help="TCP alone, for a baseline")
-    ap.add_argument("--modes", default="priority,fifo", help="comma list of priority,fifo (default %(default)s)")
+    ap.add_argument("--modes", default="priority,fifo",
+                    help="comma list of priority, fifo (through --forwarder) and kernel (no forwarder: "
+                         "bridge + iptables DSCP + HTB, the seed's approach) (default %(default)s)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measurements per mode with the same forwarder; results are medians (default %(default)s)")
+    ap.add_argument("--shaper-burst", default=None,
+                    help="gateway shaper.burst, e.g. 512KiB (default: the gateway's, 1 ms at the rate)")
+    ap.add_argument("--testpmd-extra", default="",
+                    help="extra testpmd application arguments, e.g. '--rxd=1024 --txd=1024'")
+    ap.add_argument("--rtt-probe-hz", type=float, default=0,
+                    help="ICMP RTT probe from pod-hi at this rate while the TCP flow runs (default off)")
     ap.add_argument("--lcores", default="0-1", help="EAL -l for the forwarder (default %(default)s)")
     ap.add_argument("--traffic-cpus", default=None,
                     help="taskset CPU list for all iperf3 processes (default: unpinned)")
@@ -700,7 +961,10 @@ def main(argv=None) -> int:
     args.gateway_binary = os.path.abspath(args.gateway_binary)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not modes or any(m not in MODES for m in modes):
-        ap.error("--modes takes priority and/or fifo")
+        ap.error("--modes takes priority, fifo and/or kernel")
+    if args.repeat < 1:
+        ap.error("--repeat must be >= 1")
+    args.mode_list = modes
     if args.duration < 1:
         ap.error("--duration must be >= 1")
     if args.json_out is None:
@@ -717,7 +981,8 @@ def main(argv=None) -> int:
         report = {"forwarder": args.forwarder, "shaper_bps": args.shaper_mbit * 1_000_000,
                   "shaped": args.forwarder == "gateway", "duration_s": args.duration,
                   "flood_bps": None if args.no_flood else args.flood_mbit * 1_000_000,
-                  "modes": modes, "namespace_prefix": node.prefix,
+                  "modes": modes, "namespace_prefix": node.prefix, "repeat": args.repeat,
+                  "rtt_probe_hz": args.rtt_probe_hz,
                   "started": datetime.datetime.now().isoformat(timespec="seconds"),
                   "cpus": os.cpu_count(), "loadavg_start": os.getloadavg()[0]}
         if report["loadavg_start"] > (os.cpu_count() or 1):
