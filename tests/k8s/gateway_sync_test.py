@@ -308,6 +308,8 @@ def main():
         checks.check('and the datapath healthy', get_status(rest, '/healthz') == 200)
     finally:
         cleanup()
+        # DPDK leaves its runtime directory behind even with --no-shconf.
+        subprocess.run(['rm', '-rf', '/var/run/dpdk/dgk8s%d' % os.getpid()])
         if not args.keep and checks.failed == 0:
             subprocess.run(['rm', '-rf', work])
         else:
