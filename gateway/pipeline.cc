@@ -47,12 +47,8 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
       context.fragments.Remember(packet.fragment_tag, namespace_ids[i]);
     } else if (packet.is_fragment &&
                context.fragments.Find(packet.fragment_tag, &namespace_ids[i])) {
+      // From here on the cached decision is handled like a looked-up one.
       counters.fragment_cache_hits.Increment();
-      if (packet.reason == UnclassifiedReason::kNone && namespace_ids[i] == DG_NAMESPACE_NONE) {
-        counters.unknown_source.Increment();
-        class_ids[i] = static_cast<uint8_t>(policy.default_class);
-        continue;
-      }
     }
     if (packet.reason != UnclassifiedReason::kNone) {
       counters.unclassified[static_cast<uint32_t>(packet.reason)].Increment();
