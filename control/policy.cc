@@ -376,9 +376,15 @@ char ToLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A'
 
 }  // namespace
 
-uint32_t PriorityPolicy::ClassForNamespace(std::string_view namespace_name) const {
+uint32_t PriorityPolicy::ClassForNamespace(std::string_view namespace_name,
+                                           std::string_view label_class) const {
   for (const auto& [name, class_index] : exact_namespaces) {
     if (name == namespace_name) return class_index;
+  }
+  if (!label_class.empty()) {
+    for (uint32_t c = 0; c < classes.size(); ++c) {
+      if (classes[c].name == label_class) return c;
+    }
   }
   std::optional<uint32_t> longest_match;
   size_t longest_length = 0;

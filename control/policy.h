@@ -26,8 +26,11 @@ struct PriorityPolicy {
   std::vector<std::pair<std::string, uint32_t>> prefix_namespaces;  // "batch-" -> class index
   std::string content_hash;  // hex FNV-1a-64 of priorities.yaml text, to tell versions apart
 
-  // Exact name beats prefix; among prefixes the longest wins; else default_class.
-  uint32_t ClassForNamespace(std::string_view namespace_name) const;
+  // Most specific first: an exact name entry, then `label_class` (the class a namespace
+  // label asks for, if the policy defines it), then the longest matching prefix, else
+  // default_class.
+  uint32_t ClassForNamespace(std::string_view namespace_name,
+                             std::string_view label_class = {}) const;
 };
 
 // `text` is either a whole ConfigMap (kind: ConfigMap, data.priorities.yaml holds the

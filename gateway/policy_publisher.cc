@@ -13,9 +13,6 @@ PolicyPublisher::~PolicyPublisher() { delete current_.load(std::memory_order_acq
 
 void PolicyPublisher::SetPolicy(PriorityPolicy policy) {
   policy_ = std::move(policy);
-  exact_classes_.clear();
-  for (const auto& [name, class_id] : policy_.exact_namespaces)
-    exact_classes_.emplace(name, class_id);
   Publish();
 }
 
@@ -25,16 +22,10 @@ void PolicyPublisher::SetNamespaceLabelClasses(
   Publish();
 }
 
-uint32_t PolicyPublisher::ResolveClass(const std::string& namespace_name) {
-  if (auto exact = exact_classes_.find(namespace_name); exact != exact_classes_.end())
-    return exact->second;
-  if (auto label = label_classes_.find(namespace_name); label != label_classes_.end()) {
-    for (uint32_t c = 0; c < policy_.classes.size(); ++c) {
-      if (policy_.classes[c].name == label->second) return c;
-    }
-    ++unknown_label_classes_;
-  }
-  return policy_.ClassForNamespace(namespace_name);
+uint32_t PolicyPublisher::ResolveClass(const std::string& namespace_name) const {
+  const auto label = label_classes_.find(namespace_name);
+  return policy_.ClassForNamespace(namespace_name,
+                                   label == label_classes_.end() ? "" : label->second);
 }
 
 std::vector<uint32_t> PolicyPublisher::InternNamespaces(

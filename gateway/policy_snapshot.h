@@ -50,11 +50,9 @@ class PolicyPublisher {
   // Replaces the policy; takes effect with the next burst each worker processes.
   void SetPolicy(PriorityPolicy policy);
 
-  // Classes named by a namespace label (Kubernetes). Precedence, most specific first:
-  // the policy's exact namespace name, then the label, then the policy's prefixes, then
-  // the default. A label naming a class the policy lacks is ignored (and counted).
+  // Classes named by a namespace label (Kubernetes); PriorityPolicy::ClassForNamespace
+  // decides how they rank against the policy's own entries.
   void SetNamespaceLabelClasses(std::map<std::string, std::string> class_name_by_namespace);
-  uint64_t unknown_label_classes() const { return unknown_label_classes_; }
 
   // Interns names, then publishes once if any was new. Ids are stable for the process's
   // life so per-namespace counters never change meaning.
@@ -68,7 +66,7 @@ class PolicyPublisher {
 
  private:
   void Publish();
-  uint32_t ResolveClass(const std::string& namespace_name);
+  uint32_t ResolveClass(const std::string& namespace_name) const;
 
   rte_rcu_qsbr* qsbr_;
   PriorityPolicy policy_;
@@ -76,8 +74,6 @@ class PolicyPublisher {
   std::vector<std::string> names_;  // index = id; id 0 is DG_NAMESPACE_NONE
   std::unordered_map<std::string, uint32_t> ids_;
   std::map<std::string, std::string> label_classes_;
-  std::unordered_map<std::string, uint32_t> exact_classes_;  // from policy_, for precedence
-  uint64_t unknown_label_classes_ = 0;
   std::atomic<const PolicySnapshot*> current_{nullptr};
 };
 

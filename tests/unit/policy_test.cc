@@ -386,6 +386,26 @@ TEST(ClassForNamespaceTest, LongestPrefixWinsRegardlessOfOrder) {
   EXPECT_EQ(policy.ClassForNamespace("rook"), 2u);
 }
 
+constexpr const char* kLabelPrecedenceDocument =
+    "classes: [{name: a, dscp: 1}, {name: b, dscp: 2}, {name: c, dscp: 3}]\n"
+    "defaultClass: c\nnamespaces: {'batch-*': a, batch-etl: b}\n";
+
+TEST(ClassForNamespaceTest, LabelBeatsAMatchingPrefix) {
+  const PriorityPolicy policy = ParseOrFail(kLabelPrecedenceDocument);
+  EXPECT_EQ(policy.ClassForNamespace("batch-other", "c"), 2u);
+}
+
+TEST(ClassForNamespaceTest, ExactNameBeatsALabel) {
+  const PriorityPolicy policy = ParseOrFail(kLabelPrecedenceDocument);
+  EXPECT_EQ(policy.ClassForNamespace("batch-etl", "c"), 1u);
+}
+
+TEST(ClassForNamespaceTest, LabelNamingNoClassFallsThroughToPrefixAndDefault) {
+  const PriorityPolicy policy = ParseOrFail(kLabelPrecedenceDocument);
+  EXPECT_EQ(policy.ClassForNamespace("batch-other", "platinum"), 0u);
+  EXPECT_EQ(policy.ClassForNamespace("web", "platinum"), 2u);
+}
+
 TEST(ClassForNamespaceTest, UnlistedNamespaceGetsTheDefaultClass) {
   const PriorityPolicy policy = ParseOrFail(kExampleDocument);
   EXPECT_EQ(policy.ClassForNamespace("kube-system"), 2u);
