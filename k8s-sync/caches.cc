@@ -5,20 +5,10 @@
 #include <cstring>
 #include <string_view>
 
+#include "k8s-sync/json_fields.h"
+
 namespace dg::k8s {
 namespace {
-
-const boost::json::object* ObjectAt(const boost::json::object* parent, std::string_view key) {
-  if (parent == nullptr) return nullptr;
-  const boost::json::value* value = parent->if_contains(key);
-  return value != nullptr ? value->if_object() : nullptr;
-}
-
-std::string StringAt(const boost::json::object* parent, std::string_view key) {
-  if (parent == nullptr) return "";
-  const boost::json::value* value = parent->if_contains(key);
-  return value != nullptr && value->is_string() ? std::string(value->get_string()) : "";
-}
 
 bool AddAddress(const std::string& text, PodRecord* record) {
   PodAddress address;

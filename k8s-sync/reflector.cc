@@ -9,22 +9,13 @@
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <cstdio>
 
+#include "k8s-sync/json_fields.h"
+
 namespace dg::k8s {
 namespace {
 
 std::string Encode(const std::string& value) {
   return boost::urls::encode(value, boost::urls::unreserved_chars);
-}
-
-const boost::json::object* ObjectAt(const boost::json::object& parent, std::string_view key) {
-  const boost::json::value* value = parent.if_contains(key);
-  return value != nullptr ? value->if_object() : nullptr;
-}
-
-std::string StringAt(const boost::json::object* parent, std::string_view key) {
-  if (parent == nullptr) return "";
-  const boost::json::value* value = parent->if_contains(key);
-  return value != nullptr && value->is_string() ? std::string(value->get_string()) : "";
 }
 
 // Transport failures carry their own words even when a 200 head had already arrived
@@ -159,10 +150,11 @@ boost::asio::awaitable<bool> Reflector::ListAll() {
       co_return false;
     }
     boost::json::object& list = document.as_object();
-    const boost::json::object* metadata = ObjectAt(list, "metadata");
+    const boost::json::object* metadata = ObjectAt(&list, "metadata");
     list_version = StringAt(metadata, "resourceVersion");
     continue_token = StringAt(metadata, "continue");
-    if (boost::json::value* list_items = list.if_contains("items"); list_items != nullptr && list_items->is_array()) {
+    if (boost::json::value* list_items = list.if_contains("items");
+        list_items != nullptr && list_items->is_array()) {
       for (boost::json::value& item : list_items->as_array()) {
         if (item.is_object()) handler_.OnListed(std::move(item.as_object()));
       }
@@ -190,8 +182,7 @@ boost::asio::awaitable<bool> Reflector::WatchOnce() {
     boost::system::error_code parse_error;
     boost::json::value event = boost::json::parse(line, parse_error);
     const boost::json::object* event_object = event.if_object();
-    const boost::json::object* object =
-        event_object != nullptr ? ObjectAt(*event_object, "object") : nullptr;
+    const boost::json::object* object = ObjectAt(event_object, "object");
     if (parse_error || object == nullptr) {
       // Events before it were applied; re-watch from the last good resourceVersion.
       RecordError("watch: malformed event line, re-watching from " + stats_.resource_version);
@@ -210,7 +201,7 @@ boost::asio::awaitable<bool> Reflector::WatchOnce() {
       }
       return false;
     }
-    const std::string version = StringAt(ObjectAt(*object, "metadata"), "resourceVersion");
+    const std::string version = StringAt(ObjectAt(object, "metadata"), "resourceVersion");
     if (type == "BOOKMARK") {
       ++stats_.bookmarks;
       consecutive_failures_ = 0;  // the server is answering: the next hiccup starts small

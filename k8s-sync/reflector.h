@@ -65,8 +65,8 @@ struct ReflectorStats {
   uint64_t errors = 0;          // failed requests, error events, malformed lines
   uint64_t events = 0;          // ADDED/MODIFIED/DELETED applied
   uint64_t bookmarks = 0;
-  std::string resource_version;  // last seen
-  double last_list_seconds = 0;     // wall time of the last complete list, all pages
+  std::string resource_version;          // last seen
+  double last_list_seconds = 0;          // wall time of the last complete list, all pages
   double last_list_handler_seconds = 0;  // of which spent parsing and applying (ours)
   std::string last_error;
   std::chrono::system_clock::time_point last_event_at{};
