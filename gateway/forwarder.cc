@@ -105,7 +105,6 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
     rte_eal_cleanup();
     return 1;
   }
-  int exit_code = 0;
   {
     auto datapath =
         BuildDatapath(inputs, config.vxlan_ports, config.geneve_ports, config.pod_table_size);
@@ -204,7 +203,7 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
     StopPort(*uplink_port);
   }
   rte_eal_cleanup();
-  return exit_code;
+  return 0;
 }
 
 }  // namespace dg
