@@ -15,6 +15,11 @@ void throw_exception_from_error(const ConfigError& error,
   throw std::runtime_error(error.Message());
 }
 
+void throw_exception_from_error(const EnvironmentError& error,
+                                const boost::source_location& /*location*/) {
+  throw std::runtime_error(error.Message());
+}
+
 Result<std::string> ReadTextFile(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {

@@ -1,4 +1,7 @@
 // Value-or-error for the control plane: parsing and loading never throw past this API.
+// Two error kinds, never mixed: ConfigError is bad input the operator must fix (a file,
+// a key, a ConfigMap); EnvironmentError is the machine refusing (a device, a socket, a
+// permission, the kernel) and names the operation that failed.
 #pragma once
 
 #include <boost/system/result.hpp>
@@ -20,11 +23,22 @@ struct ConfigError {
   }
 };
 
+struct EnvironmentError {
+  std::string operation;  // what was attempted, e.g. "bind 127.0.0.1:9470", "rte_eal_init"
+  std::string reason;     // what the system said
+
+  std::string Message() const { return operation + ": " + reason; }
+};
+
 [[noreturn]] void throw_exception_from_error(const ConfigError& error,
+                                             const boost::source_location& location);
+[[noreturn]] void throw_exception_from_error(const EnvironmentError& error,
                                              const boost::source_location& location);
 
 template <class T>
 using Result = boost::system::result<T, ConfigError>;
+template <class T>
+using EnvResult = boost::system::result<T, EnvironmentError>;
 
 // The whole file as text; the error names the file and the system's reason.
 Result<std::string> ReadTextFile(const std::string& path);
