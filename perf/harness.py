@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -40,7 +39,12 @@ REPO_ROOT = os.path.dirname(PERF_DIR)
 sys.path.insert(0, PERF_DIR)
 
 import gen_traffic  # noqa: E402
-import virtual_node as vn  # noqa: E402
+from netns import (Failure, Interrupted, install_signal_handlers, remove_dpdk_leftovers,  # noqa: E402
+                   worker_cpu_seconds)
+from netns import experiment  # noqa: E402
+from netns.iperf import iperf_json, tcp_result  # noqa: E402
+from netns.results import format_table  # noqa: E402
+from netns.virtual_node import KERNEL_MODE, REMOTE_IP, TCP_PORT, UDP_PORT, VirtualNode  # noqa: E402
 
 SECTIONS = ["stages", "table", "update", "pipeline", "afxdp", "congestion"]
 ROOT_SECTIONS = {"pipeline", "afxdp", "congestion"}
@@ -116,16 +120,6 @@ def machine_description(build_dir: str) -> dict:
 
 
 # ------------------------------------------------------------ DPDK helpers
-def remove_dpdk_leftovers(prefix: str) -> None:
-    shutil.rmtree(os.path.join("/var/run/dpdk", prefix), ignore_errors=True)
-    try:
-        for f in os.listdir("/dev/hugepages"):
-            if f.startswith(f"{prefix}map_"):
-                os.unlink(os.path.join("/dev/hugepages", f))
-    except OSError:
-        pass
-
-
 def stop_process(p: subprocess.Popen, first=signal.SIGINT, grace: float = 15.0) -> int | None:
     for sig, wait in ((first, grace), (signal.SIGKILL, 5.0)):
         if p.poll() is not None:
@@ -153,23 +147,6 @@ def wait_for_text(path: str, pattern: str, p: subprocess.Popen, timeout: float) 
                                f"/{pattern}/ appeared:\n{tail_file(path)}")
         time.sleep(0.05)
     raise SectionError(f"{os.path.basename(path)}: /{pattern}/ did not appear within {timeout:.0f} s")
-
-
-def worker_cpu_seconds(pid: int) -> float | None:
-    """CPU time so far of the process's DPDK forwarding lcore thread (EAL names it
-    rte-worker-N / lcore-worker-N), from /proc/PID/task/TID/schedstat (nanoseconds on
-    CPU). Lets a busy-polling forwarder's rate be normalised to the CPU it actually got
-    on a shared host."""
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                comm = f.read().strip()
-            if "worker" in comm:
-                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                    return int(f.read().split()[0]) / 1e9
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def cpu_share(c1, c2, seconds):
@@ -242,9 +219,9 @@ class Harness:
             log(f"{name}: start (load {os.getloadavg()[0]:.1f})")
             try:
                 getattr(self, f"section_{name}")()
-            except vn.Interrupted:
+            except Interrupted:
                 raise
-            except (SectionError, vn.Failure, OSError, ValueError, KeyError, subprocess.SubprocessError) as e:
+            except (SectionError, Failure, OSError, ValueError, KeyError, subprocess.SubprocessError) as e:
                 self.results["errors"][name] = f"{type(e).__name__}: {e}"
                 log(f"{name}: FAILED: {e}")
             log(f"{name}: done in {time.monotonic() - t0:.0f} s")
@@ -516,13 +493,13 @@ class Harness:
         args = self.node_args()
         for forwarder in ("gateway", "testpmd"):
             args.forwarder = forwarder
-            vn.preflight(args)
+            experiment.preflight(args)
         args.forwarder = "gateway"
-        node = vn.VirtualNode(args)
+        node = VirtualNode(args)
         try:
             node.build()
             body(node)
-        except vn.Failure as e:
+        except Failure as e:
             node.failed = True
             raise SectionError(str(e)) from e
         finally:
@@ -533,20 +510,20 @@ class Harness:
         d = a.duration
         res: dict = {}
         # TCP goodput, pod-hi -> remote, no flood.
-        srv = node.spawn(node.iperf3() + ["-s", "-1", "--json", "-p", str(vn.TCP_PORT)], ns="remote",
+        srv = node.spawn(node.iperf3() + ["-s", "-1", "--json", "-p", str(TCP_PORT)], "remote",
                          name=f"afxdp-tcp-server-{fwd}-{rep}")
         time.sleep(0.3)
-        cli = node.spawn(node.iperf3() + ["-c", vn.REMOTE_IP, "-p", str(vn.TCP_PORT), "-t", str(d), "--json",
-                                          "--connect-timeout", "5000"], ns="pod-hi", name=f"afxdp-tcp-{fwd}-{rep}")
-        c1, m1 = vn._worker_cpu_seconds(pid), time.monotonic()
+        cli = node.spawn(node.iperf3() + ["-c", REMOTE_IP, "-p", str(TCP_PORT), "-t", str(d), "--json",
+                                          "--connect-timeout", "5000"], "pod-hi", name=f"afxdp-tcp-{fwd}-{rep}")
+        c1, m1 = worker_cpu_seconds(pid), time.monotonic()
         try:
             cli.wait(timeout=d + 20)
         except subprocess.TimeoutExpired:
             pass
-        res["tcp_worker_cpu_share"] = cpu_share(c1, vn._worker_cpu_seconds(pid), time.monotonic() - m1)
+        res["tcp_worker_cpu_share"] = cpu_share(c1, worker_cpu_seconds(pid), time.monotonic() - m1)
         node.stop(cli, first=signal.SIGINT, grace=2.0)
         node.stop(srv, grace=2.0)
-        t = vn._tcp_result(node.read_log(f"afxdp-tcp-{fwd}-{rep}"))
+        t = tcp_result(node.read_log(f"afxdp-tcp-{fwd}-{rep}"))
         res["tcp_bps"] = t["high_bps"]
         share = res["tcp_worker_cpu_share"]
         res["tcp_bps_per_cpu"] = t["high_bps"] / share if share else None
@@ -554,11 +531,11 @@ class Harness:
         if t.get("high_error"):
             res["tcp_error"] = t["high_error"]
         # 64-byte frames: 18 B UDP payload + 8 UDP + 20 IP + 14 Ethernet = 60 B (+ FCS).
-        srv = node.spawn(node.iperf3() + ["-s", "-1", "--json", "-p", str(vn.UDP_PORT)], ns="remote",
+        srv = node.spawn(node.iperf3() + ["-s", "-1", "--json", "-p", str(UDP_PORT)], "remote",
                          name=f"afxdp-udp-server-{fwd}-{rep}")
         time.sleep(0.3)
-        cli = node.spawn(node.iperf3() + ["-c", vn.REMOTE_IP, "-p", str(vn.UDP_PORT), "-u", "-l", "18", "-b", "10G",
-                                          "-w", "2M", "-t", str(d), "--json"], ns="pod-lo",
+        cli = node.spawn(node.iperf3() + ["-c", REMOTE_IP, "-p", str(UDP_PORT), "-u", "-l", "18", "-b", "10G",
+                                          "-w", "2M", "-t", str(d), "--json"], "pod-lo",
                          name=f"afxdp-udp-{fwd}-{rep}")
         try:
             cli.wait(timeout=d + 20)
@@ -619,11 +596,11 @@ class Harness:
                     f"UDP64 {(r.get('udp64_rx_pps') or 0) / 1e3:.0f} kpps received")
         finally:
             node.stop(p, first=signal.SIGINT, grace=10.0)
-            node.remove_dpdk_leftovers("priority")
+            remove_dpdk_leftovers(node.file_prefix("priority"))
         return out
 
     def section_congestion(self) -> None:
-        modes = ["priority", "fifo", vn.KERNEL_MODE]
+        modes = ["priority", "fifo", KERNEL_MODE]
         report: dict = {}
 
         def body(node):
@@ -639,7 +616,7 @@ class Harness:
                            "duration_s": a.duration, "flood_bps": a.flood_mbit * 1_000_000, "modes": modes,
                            "repeat": self.reps, "rtt_probe_hz": a.rtt_probe_hz})
             for mode in modes:
-                report[mode] = node.run_mode(mode)
+                report[mode] = experiment.run_mode(node, mode)
                 r = report[mode]
                 log(f"congestion {mode}: high {(r.get('high_bps') or 0) / 1e6:.1f} Mbit/s, "
                     f"rtt p99 {r.get('rtt_p99_ms')} ms, drops {r.get('drops')}")
@@ -649,7 +626,7 @@ class Harness:
                 # gateway being too slow (docs/performance.md).
                 a.shaper_burst = DIAGNOSTIC_SHAPER_BURST
                 try:
-                    r = node.run_mode("priority")
+                    r = experiment.run_mode(node, "priority")
                 finally:
                     a.shaper_burst = None
                 report["diagnostics"] = {f"priority_shaper_burst_{DIAGNOSTIC_SHAPER_BURST}": r}
@@ -658,8 +635,8 @@ class Harness:
 
         self.with_node(body)
         with open(self.path("congestion.txt"), "w") as f:
-            f.write(vn.format_table(report) + "\n")
-        log("\n" + vn.format_table(report))
+            f.write(format_table(report) + "\n")
+        log("\n" + format_table(report))
         c = report
         for r in [c[m] for m in modes] + list(c.get("diagnostics", {}).values()):
             r["high_share_of_shaper"] = ratio(r.get("high_bps"), c["shaper_bps"])
@@ -672,8 +649,8 @@ def udp_rates(server_text: str, client_text: str) -> dict:
     """64-byte UDP: packets per second received by the iperf3 server (datagrams that
     arrived: packets - lost, over its measured time) and offered by the client."""
     res: dict = {"udp64_rx_pps": None, "udp64_tx_pps": None}
-    server = vn._iperf_json(server_text) or {}
-    client = vn._iperf_json(client_text) or {}
+    server = iperf_json(server_text) or {}
+    client = iperf_json(client_text) or {}
     end = server.get("end", {})
     s = end.get("sum_received") or end.get("sum") or {}
     if s.get("seconds"):
@@ -740,11 +717,10 @@ def main(argv=None) -> int:
     if args.out is None:
         args.out = os.path.join(PERF_DIR, "results", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     args.out = os.path.abspath(args.out)
-    signal.signal(signal.SIGINT, vn._on_signal)
-    signal.signal(signal.SIGTERM, vn._on_signal)
+    install_signal_handlers()
     try:
         return Harness(args).run(sections)
-    except vn.Interrupted as e:
+    except Interrupted as e:
         log(f"interrupted ({e})")
         return 130
 

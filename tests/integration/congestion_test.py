@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Congested-uplink integration test on the namespace virtual node (perf/virtual_node.py).
+"""Congested-uplink integration test on the namespace virtual node (perf/netns/experiment.py).
 
 Runs the priority and FIFO experiments through the real dscp-gateway with a short
 duration and checks, with lenient thresholds (2 shared cores, veth, AF_XDP copy mode):
@@ -13,13 +12,15 @@ The last line is always "1 passed, 0 failed" or "0 passed, 1 failed".
 import argparse
 import json
 import os
-import shutil
-import subprocess
+import signal
 import sys
 import tempfile
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VIRTUAL_NODE = os.path.join(REPO_ROOT, "perf", "virtual_node.py")
+sys.path.insert(0, os.path.join(REPO_ROOT, "perf"))  # the netns package, shared with perf/
+import netns  # noqa: E402
+from netns import experiment  # noqa: E402
+from netns.results import format_table  # noqa: E402
 
 MIN_PRIORITY_SHARE = 0.6  # priority.high_bps >= this * shaper
 MAX_FIFO_RATIO = 0.5  # fifo.high_bps <= this * priority.high_bps
@@ -43,34 +44,23 @@ def run(args) -> list[str]:
 
 def run_once(args) -> tuple[list[str], bool]:
     """(failure messages, whether a retry could help: only for missed thresholds)."""
-    workdir = tempfile.mkdtemp(prefix="dscp-gw-congestion-")
-    json_out = os.path.join(workdir, "result.json")
-    cmd = [sys.executable, VIRTUAL_NODE, "--forwarder", "gateway", "--gateway-binary", args.gateway_binary,
-           "--duration", str(args.duration), "--shaper-mbit", str(args.shaper_mbit), "--json-out", json_out]
-    print("running:", " ".join(cmd), flush=True)
-    # virtual_node.py prints its progress on stderr and the result table on stdout;
-    # both go straight to our output (meson keeps it in the test log).
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    options = ["--forwarder", "gateway", "--gateway-binary", args.gateway_binary, "--duration", str(args.duration),
+               "--shaper-mbit", str(args.shaper_mbit)]
+    print("experiment:", " ".join(options), flush=True)
+    # The experiment logs its progress on stderr; meson keeps both streams in the test log.
+    netns.install_signal_handlers()
+    signal.alarm(args.timeout)  # SIGALRM raises netns.Interrupted after the cleanup ran
     try:
-        rc = p.wait(timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        # SIGTERM lets it remove its namespaces and processes; SIGKILL only if it hangs.
-        p.terminate()
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-            return [f"virtual_node.py did not finish within {args.timeout} s and ignored SIGTERM "
-                    "(check `ip netns list` for leftover dgNNNN-* namespaces)"], False
-        return [f"virtual_node.py did not finish within {args.timeout} s"], False
-    if rc != 0:
-        return [f"virtual_node.py exited with {rc} (its error is above)"], False
-    try:
-        with open(json_out) as f:
-            report = json.load(f)
-    except (OSError, ValueError) as e:
-        return [f"no result file {json_out}: {e}"], False
+        report = experiment.run(experiment.parse_args(options))
+    except netns.Failure as e:
+        return [f"experiment failed: {e}"], False
+    except netns.Interrupted as e:
+        if str(e) == "SIGALRM":
+            return [f"experiment did not finish within {args.timeout} s"], False
+        raise
+    finally:
+        signal.alarm(0)
+    print(format_table(report), flush=True)
 
     failures = []
     shaper = report["shaper_bps"]
@@ -89,10 +79,11 @@ def run_once(args) -> tuple[list[str], bool]:
                         f"{MAX_FIFO_RATIO:.0%} of its {hi_prio / 1e6:.1f} Mbit/s with priorities: "
                         "the flood did not congest the uplink, or FIFO was not FIFO")
     if failures:
+        fd, json_out = tempfile.mkstemp(prefix="dscp-gw-congestion-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(report, f, indent=2)
         print(f"result file kept: {json_out} (host load at start {report.get('loadavg_start', 0):.1f}, "
               f"end {report.get('loadavg_end', 0):.1f}, {report.get('cpus')} CPUs)")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
     return failures, True
 
 

@@ -37,10 +37,10 @@ import sys
 import time
 import traceback
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import netns_harness as nh  # noqa: E402
-
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO_ROOT, "perf"))  # the netns package, shared with perf/
+import netns as nh  # noqa: E402
+
 DEFAULT_GATEWAY = os.path.join(REPO_ROOT, "build", "gateway", "dscp-gateway")
 PROMETHEUS, PROMTOOL = "/usr/bin/prometheus", "/usr/bin/promtool"
 

@@ -1,0 +1,118 @@
+"""An experiment's numbers: medians over repeats, per-class drops from the daemon's
+final counters, and the result table."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+
+def combine_runs(runs: list) -> dict:
+    """Several measure() results of one mode -> medians of every numeric field, the
+    rest (and the intervals) from the run whose high_bps is the median; all runs kept."""
+    ordered = sorted(runs, key=lambda r: r.get("high_bps") or 0.0)
+    combined = dict(ordered[(len(ordered) - 1) // 2])
+    for key in {k for r in runs for k in r}:
+        values = [r[key] for r in runs if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)]
+        if values:
+            combined[key] = statistics.median(values)
+    combined["runs"] = runs
+    combined["repeat"] = len(runs)
+    return combined
+
+
+_CLASS_LINE_RE = re.compile(r"^\s*class\s+(\S+)\s.*?\bdrops?=(\d+)")
+_DROP_RES = [re.compile(r"drop\w*\s*[=:]\s*(\d+)", re.I),  # drops=12, dropped: 12
+             re.compile(r"drop\w*\s+(\d+)", re.I),  # dropped 12
+             re.compile(r"(\d+)\s+drop", re.I)]  # 12 dropped
+
+
+def parse_class_drops(text: str, classes: list[str]) -> dict:
+    """Per-class drops from the daemon's final counters.
+
+    dscp-gateway prints one line per class on SIGINT:
+        class scavenger dscp=8 packets=27143 bytes=39122521 drops=243715 peak_depth=1024
+    (and per-namespace lines, "namespace batch-jobs class=scavenger ... drops=...",
+    which are not counted again). Should that format change, fall back to: a JSON line
+    with class objects, or the first drop-labelled number on a line naming the class."""
+    found: dict = {}
+    for line in text.splitlines():
+        m = _CLASS_LINE_RE.match(line)
+        if m and m.group(1) in classes:
+            found[m.group(1)] = int(m.group(2))
+    if found:
+        return found
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("{"):
+            try:
+                _walk_json_drops(json.loads(stripped), classes, found)
+                continue
+            except ValueError:
+                pass
+        lower = [w.lower() for w in re.findall(r"[\w-]+", stripped)]
+        named = [c for c in classes if c in lower and c not in found]
+        if not named:
+            continue
+        for rx in _DROP_RES:
+            m = rx.search(stripped)
+            if m:
+                found[named[0]] = int(m.group(1))
+                break
+    return found
+
+
+def _walk_json_drops(node, classes, found) -> None:
+    if isinstance(node, dict):
+        name = node.get("name") or node.get("class")
+        if name in classes:
+            for k, v in node.items():
+                if k.lower().startswith("drop") and isinstance(v, int) and name not in found:
+                    found[name] = v
+                    break
+        for k, v in node.items():
+            if k in classes and isinstance(v, dict):
+                _walk_json_drops(dict(v, name=k), classes, found)
+            elif isinstance(v, (dict, list)):
+                _walk_json_drops(v, classes, found)
+    elif isinstance(node, list):
+        for v in node:
+            _walk_json_drops(v, classes, found)
+
+
+def _mbit(bps) -> str:
+    return "" if bps is None else f"{bps / 1e6:.1f}"
+
+
+def format_table(report: dict) -> str:
+    shaper = report["shaper_bps"]
+    rtt = any(report.get(m, {}).get("rtt_p99_ms") is not None for m in report["modes"])
+    rows = [("mode", "high Mbit/s", "% shaper", "retr", "low Mbit/s")
+            + (("rtt p50/p99 ms",) if rtt else ()) + ("drops (class=pkts)",)]
+    for mode in report["modes"]:
+        r = report.get(mode, {})
+        high = r.get("high_bps")
+        shaped = r.get("shaped", report["shaped"])
+        pct = "" if high is None or not shaped else f"{100 * high / shaper:.0f}%"
+        retr = r.get("high_retransmits")
+        drops = " ".join(f"{k}={v}" for k, v in r.get("drops", {}).items())
+        rtt_cell = ()
+        if rtt:
+            p50, p99 = r.get("rtt_p50_ms"), r.get("rtt_p99_ms")
+            rtt_cell = ("" if p99 is None else f"{p50:.2f}/{p99:.2f}",)
+        retr_cell = "" if retr is None else (str(int(retr)) if float(retr).is_integer() else f"{retr:.1f}")
+        rows.append((mode, _mbit(high), pct, retr_cell, _mbit(r.get("low_bps"))) + rtt_cell + (drops,))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for i, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:-1], widths[1:-1])] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+        if i == 0:
+            lines.append("-" * len(lines[0]))
+    flood = "off" if report["flood_bps"] is None else f"{report['flood_bps'] / 1e6:.0f} Mbit/s UDP"
+    title = (f"forwarder {report['forwarder']}, shaper {report['shaper_bps'] / 1e6:.0f} Mbit/s"
+             f"{'' if report['shaped'] else ' (not enforced by testpmd)'}, flood {flood}, "
+             f"{report['duration_s']} s TCP")
+    notes = [f"{m}: high flow error: {report[m]['high_error']}" for m in report["modes"]
+             if report.get(m, {}).get("high_error")]
+    return "\n".join([title] + lines + notes)
