@@ -22,16 +22,12 @@ import os
 import random
 import sys
 
+from netns.policies import FOUR_CLASSES
+
 NAMESPACES = ["ray-training", "ray-serve", "inference", "default",
               "monitoring", "web", "batch-etl", "batch-reports"]
 PODS_PER_NAMESPACE = 16
-PRIORITIES = """classes:
-  - {name: critical, dscp: 46}
-  - {name: high, dscp: 34}
-  - {name: standard, dscp: 0}
-  - {name: scavenger, dscp: 8}
-defaultClass: standard
-namespaces:
+PRIORITIES = FOUR_CLASSES + """namespaces:
   ray-training: critical
   ray-serve: high
   inference: high

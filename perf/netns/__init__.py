@@ -4,6 +4,7 @@
     calls.in_netns         run a Python function inside a namespace (setns in a thread)
     host                   namespace names, hugepages, DPDK leftovers, process groups
     icmp, iperf            traffic probes and the parsing of their output
+    policies               the priority policies experiments and benchmarks share
     virtual_node           the pods/node/gateway/remote topology of the congestion experiment
     experiment             the experiment itself (perf/virtual_node.py is its command line)
 

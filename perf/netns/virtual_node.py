@@ -74,6 +74,7 @@ import time
 from .common import Failure, tail
 from .harness import NetnsHarness
 from .host import free_prefix
+from .policies import FIFO_POLICY, PRIORITY_POLICY
 
 POD_HI_IP, POD_HI_GW = "10.201.1.2", "10.201.1.1"
 POD_LO_IP, POD_LO_GW = "10.201.2.2", "10.201.2.1"
@@ -83,17 +84,6 @@ REST_PORT = 9470
 READY_TIMEOUT_S = 20.0
 ROLES = ("pod-hi", "pod-lo", "node", "gw", "remote")
 
-PRIORITY_POLICY = """classes:
-  - {name: critical, dscp: 46}
-  - {name: high, dscp: 34}
-  - {name: standard, dscp: 0}
-  - {name: scavenger, dscp: 8}
-defaultClass: standard
-namespaces: {ray-training: critical, batch-jobs: scavenger}
-"""
-FIFO_POLICY = """classes: [{name: besteffort, dscp: 0}]
-defaultClass: besteffort
-"""
 KERNEL_MODE = "kernel"
 MODES = {"priority": PRIORITY_POLICY, "fifo": FIFO_POLICY, KERNEL_MODE: PRIORITY_POLICY}
 CLASS_NAMES = {"priority": ["critical", "high", "standard", "scavenger"],

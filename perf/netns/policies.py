@@ -1,0 +1,15 @@
+"""Priority policies (the priorities.yaml document) the experiments and benchmarks share."""
+
+# Four classes, highest priority first, unmarked traffic in "standard".
+FOUR_CLASSES = """classes:
+  - {name: critical, dscp: 46}
+  - {name: high, dscp: 34}
+  - {name: standard, dscp: 0}
+  - {name: scavenger, dscp: 8}
+defaultClass: standard
+"""
+# The virtual node's pods: ray-training (pod-hi) above batch-jobs (pod-lo).
+PRIORITY_POLICY = FOUR_CLASSES + "namespaces: {ray-training: critical, batch-jobs: scavenger}\n"
+FIFO_POLICY = """classes: [{name: besteffort, dscp: 0}]
+defaultClass: besteffort
+"""
