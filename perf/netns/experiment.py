@@ -112,7 +112,8 @@ def measure(node: VirtualNode, mode: str) -> dict:
         else:
             t_flood = time.monotonic()
         t_tcp = time.monotonic()
-        node.log(f"{mode}: TCP from pod-hi for {a.duration} s" + ("" if a.no_flood else f" under a {a.flood_mbit} Mbit/s UDP flood"))
+        node.log(f"{mode}: TCP from pod-hi for {a.duration} s"
+                 + ("" if a.no_flood else f" under a {a.flood_mbit} Mbit/s UDP flood"))
         tcp = node.spawn(node.iperf3() + ["-c", REMOTE_IP, "-p", str(TCP_PORT), "-t", str(a.duration), "--json",
                           "--connect-timeout", "10000"], "pod-hi", name=f"tcp-{mode}")
         probe_hz = getattr(a, "rtt_probe_hz", 0) or 0
@@ -167,7 +168,8 @@ def preflight(args) -> None:
         (["tc", "iptables"] if KERNEL_MODE in getattr(args, "mode_list", []) else [])
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
-        raise Failure(f"missing tools: {', '.join(missing)} (Debian packages: iproute2 ethtool iperf3 procps util-linux dpdk)")
+        raise Failure(f"missing tools: {', '.join(missing)} "
+                      "(Debian packages: iproute2 ethtool iperf3 procps util-linux dpdk)")
     if args.forwarder == "gateway" and not os.access(args.gateway_binary, os.X_OK):
         raise Failure(f"gateway binary not found or not executable: {args.gateway_binary} (build it with meson/ninja, "
                       "or pass --gateway-binary, or use --forwarder testpmd)")
