@@ -20,16 +20,13 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), 'perf'))
+from netns.policies import FOUR_CLASSES  # noqa: E402
+
 NODE = 'node-a'
 CM_NAMESPACE, CM_NAME = 'dscp-gateway', 'dscp-gateway-priorities'
 
-PRIORITIES = """classes:
-  - {name: critical, dscp: 46}
-  - {name: high, dscp: 34}
-  - {name: standard, dscp: 0}
-  - {name: scavenger, dscp: 8}
-defaultClass: standard
-namespaces:
+PRIORITIES = FOUR_CLASSES + """namespaces:
   ns-crit: critical
   batch-*: scavenger
 """
