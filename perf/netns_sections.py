@@ -144,7 +144,7 @@ class NetnsSections:
                     f"UDP64 {(r.get('udp64_rx_pps') or 0) / 1e3:.0f} kpps received")
         finally:
             node.stop(p, first=signal.SIGINT, grace=10.0)
-            remove_dpdk_leftovers(node.file_prefix("priority"))
+            remove_dpdk_leftovers(node.dpdk_file_prefix("priority"))
         return out
 
     def section_congestion(self) -> None:

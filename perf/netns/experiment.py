@@ -49,7 +49,7 @@ def run_mode(node: VirtualNode, mode: str) -> dict:
     finally:
         # SIGINT: the gateway (and testpmd) print final counters on the way out.
         result["forwarder_exit"] = node.stop(fwd, first=signal.SIGINT, grace=10.0)
-        remove_dpdk_leftovers(node.file_prefix(mode))
+        remove_dpdk_leftovers(node.dpdk_file_prefix(mode))
     out, err = node.read_log(f"forwarder-{mode}", "out"), node.read_log(f"forwarder-{mode}", "err")
     result["drops"] = parse_class_drops(out + "\n" + err, CLASS_NAMES[mode]) \
         if node.args.forwarder == "gateway" else {}
@@ -82,10 +82,6 @@ def measure_repeated(node: VirtualNode, mode: str) -> dict:
             time.sleep(1.0)  # let the queues drain between runs
         runs.append(measure(node, mode))
     return runs[0] if len(runs) == 1 else combine_runs(runs)
-
-
-def iperf3(node: VirtualNode) -> list[str]:
-    return (["taskset", "-c", node.args.traffic_cpus] if node.args.traffic_cpus else []) + ["iperf3"]
 
 
 def measure(node: VirtualNode, mode: str) -> dict:

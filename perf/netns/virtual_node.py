@@ -135,11 +135,8 @@ class VirtualNode(NetnsHarness):
         return (["taskset", "-c", self.args.traffic_cpus] if self.args.traffic_cpus else []) + ["iperf3"]
 
     # ---------------------------------------------------------------- forwarder
-    def file_prefix(self, mode: str) -> str:
-        return self.dpdk_file_prefix(mode)
-
     def eal_args(self, mode: str) -> list[str]:
-        return ["-l", self.args.lcores, "--file-prefix", self.file_prefix(mode), "--no-pci",
+        return ["-l", self.args.lcores, "--file-prefix", self.dpdk_file_prefix(mode), "--no-pci",
                 "--vdev", "net_af_xdp0,iface=gwk", "--vdev", "net_af_xdp1,iface=gwu"]
 
     def write_gateway_config(self, mode: str) -> str:
