@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "gateway/stats_report.h"
+
 namespace dg {
 
 Datapath::~Datapath() {
@@ -15,6 +17,22 @@ Datapath::~Datapath() {
   pod_table.reset();  // detaches from qsbr before it goes
   publisher.reset();
   rte_free(qsbr);
+}
+
+std::vector<PodDirectoryEntry> DpdkDatapathTables::Pods() const {
+  std::vector<PodDirectoryEntry> pods;
+  pods.reserve(datapath_.pod_directory->entries().size());
+  for (const auto& [key, entry] : datapath_.pod_directory->entries()) pods.push_back(entry);
+  return pods;
+}
+
+CounterTotals DpdkDatapathTables::ReadCounters() const {
+  const WorkerCounters* workers[] = {datapath_.counters.get()};
+  return SumCounters(workers, 1);
+}
+
+boost::json::object DpdkDatapathTables::CountersDocument(const CounterTotals& totals) const {
+  return CountersToJson(totals, *datapath_.publisher);
 }
 
 Result<int> InitEal(const std::vector<std::string>& eal_args) {
