@@ -20,13 +20,6 @@
 namespace dg {
 namespace {
 
-using yaml_helpers::ChildPath;
-using yaml_helpers::IndexPath;
-using yaml_helpers::IsPresent;
-using yaml_helpers::NodeError;
-using yaml_helpers::Quoted;
-using yaml_helpers::StringValue;
-
 constexpr uint64_t kMinQueueDepth = 1;
 constexpr uint64_t kMaxQueueDepth = 65536;
 constexpr uint64_t kMinBurstSize = 1;
@@ -46,15 +39,9 @@ class GatewayConfigParser {
   explicit GatewayConfigParser(const std::string& source) : source_(source) {}
 
   Result<GatewayConfig> Parse(std::string_view text) {
-    YAML::Node root;
-    try {
-      root = YAML::Load(std::string(text));
-    } catch (const YAML::ParserException& exception) {
-      // yaml-cpp marks are 0-based; editors count from 1.
-      return Error("", "invalid YAML at line " + std::to_string(exception.mark.line + 1) +
-                           ", column " + std::to_string(exception.mark.column + 1) + ": " +
-                           exception.msg);
-    }
+    auto loaded = LoadYaml(text, source_);
+    if (!loaded) return loaded.error();
+    const YAML::Node root = *loaded;
 
     GatewayConfig config;
     config.source = source_;
@@ -452,19 +439,11 @@ class GatewayConfigParser {
 }  // namespace
 
 Result<GatewayConfig> ParseGatewayConfig(std::string_view text, const std::string& source) {
-  try {
-    return GatewayConfigParser(source).Parse(text);
-  } catch (const YAML::Exception& exception) {
-    return ConfigError{source, "", "unexpected YAML structure: " + exception.msg};
-  } catch (const std::exception& exception) {
-    return ConfigError{source, "", exception.what()};
-  }
+  return ParseGuarded(source, [&] { return GatewayConfigParser(source).Parse(text); });
 }
 
 Result<GatewayConfig> LoadGatewayConfigFile(const std::string& path) {
-  auto text = ReadTextFile(path);
-  if (!text) return text.error();
-  return ParseGatewayConfig(*text, path);
+  return LoadFileWith(path, ParseGatewayConfig);
 }
 
 }  // namespace dg

@@ -19,13 +19,6 @@
 namespace dg {
 namespace {
 
-using yaml_helpers::ChildPath;
-using yaml_helpers::IndexPath;
-using yaml_helpers::IsPresent;
-using yaml_helpers::NodeError;
-using yaml_helpers::Quoted;
-using yaml_helpers::StringValue;
-
 constexpr uint8_t kIpv4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 // yaml-cpp throws from IsMap() on the placeholder it returns for a missing key.
@@ -163,16 +156,10 @@ Result<PodRecord> ParsePod(const YAML::Node& item, const std::string& item_path,
 
 Result<std::vector<PodRecord>> ParsePodListUnchecked(std::string_view text,
                                                      const std::string& source) {
-  YAML::Node root;
-  try {
-    // kubectl's JSON is valid YAML flow syntax, so one parser serves both output formats.
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::ParserException& exception) {
-    return ConfigError{source, "",
-                       "invalid JSON/YAML at line " + std::to_string(exception.mark.line + 1) +
-                           ", column " + std::to_string(exception.mark.column + 1) + ": " +
-                           exception.msg};
-  }
+  // kubectl's JSON is valid YAML flow syntax, so one parser serves both output formats.
+  auto loaded = LoadYaml(text, source);
+  if (!loaded) return loaded.error();
+  const YAML::Node root = *loaded;
   if (!root.IsMap()) {
     return ConfigError{source, "", "expected a PodList (kubectl get pods -A -o json)"};
   }
@@ -297,19 +284,11 @@ std::array<uint8_t, 16> KeyBytes(const dg_pod_key& key) {
 }  // namespace
 
 Result<std::vector<PodRecord>> ParsePodList(std::string_view text, const std::string& source) {
-  try {
-    return ParsePodListUnchecked(text, source);
-  } catch (const YAML::Exception& exception) {
-    return ConfigError{source, "", "unexpected document structure: " + exception.msg};
-  } catch (const std::exception& exception) {
-    return ConfigError{source, "", exception.what()};
-  }
+  return ParseGuarded(source, [&] { return ParsePodListUnchecked(text, source); });
 }
 
 Result<std::vector<PodRecord>> LoadPodListFile(const std::string& path) {
-  auto text = ReadTextFile(path);
-  if (!text) return text.error();
-  return ParsePodList(*text, path);
+  return LoadFileWith(path, ParsePodList);
 }
 
 std::vector<PodTableEntry> BuildPodTableEntries(const std::vector<PodRecord>& pods) {

@@ -16,13 +16,6 @@
 namespace dg {
 namespace {
 
-using yaml_helpers::ChildPath;
-using yaml_helpers::IndexPath;
-using yaml_helpers::IsPresent;
-using yaml_helpers::NodeError;
-using yaml_helpers::Quoted;
-using yaml_helpers::StringValue;
-
 constexpr std::string_view kConfigMapDataKey = "priorities.yaml";
 constexpr std::string_view kEmbeddedDocumentPath = "data.priorities.yaml";
 constexpr size_t kMaxNamespaceNameLength = 63;  // RFC 1123 label, as Kubernetes enforces
@@ -106,16 +99,11 @@ Result<std::string> ScalarString(const YAML::Node& node, const std::string& path
   return StringValue(node.Scalar());
 }
 
-Result<YAML::Node> LoadYaml(std::string_view text, const std::string& path,
-                            const ErrorReporter& error) {
-  try {
-    return YAML::Load(std::string(text));
-  } catch (const YAML::Exception& exception) {
-    // yaml-cpp marks are 0-based; editors count from 1.
-    return NodeError(error(path, "invalid YAML at line " + std::to_string(exception.mark.line + 1) +
-                                     ", column " + std::to_string(exception.mark.column + 1) +
-                                     ": " + exception.msg));
-  }
+Result<YAML::Node> LoadYamlAt(std::string_view text, const std::string& path,
+                              const ErrorReporter& error) {
+  auto loaded = LoadYaml(text, "");
+  if (!loaded) return NodeError(error(path, std::move(loaded.error().reason)));
+  return loaded;
 }
 
 Result<uint8_t> ParseDscp(const YAML::Node& class_node, const std::string& class_path,
@@ -278,7 +266,7 @@ std::optional<ConfigError> ParseNamespaces(const YAML::Node& root, PriorityPolic
 // `document_text` is the priorities document itself (already unwrapped from any ConfigMap).
 Result<PriorityPolicy> ParsePrioritiesDocument(std::string_view document_text,
                                                const ErrorReporter& error) {
-  auto loaded = LoadYaml(document_text, "", error);
+  auto loaded = LoadYamlAt(document_text, "", error);
   if (!loaded) return loaded.error();
   const YAML::Node root = *loaded;
   if (!root.IsMap()) {
@@ -333,7 +321,7 @@ Result<std::string> ExtractFromConfigMap(const YAML::Node& config_map, const Err
 
 Result<PriorityPolicy> ParsePrioritiesUnchecked(std::string_view text, const std::string& source) {
   const ErrorReporter top_level(source, "");
-  auto loaded = LoadYaml(text, "", top_level);
+  auto loaded = LoadYamlAt(text, "", top_level);
   if (!loaded) return loaded.error();
   const YAML::Node root = *loaded;
 
@@ -398,19 +386,11 @@ uint32_t PriorityPolicy::ClassForNamespace(std::string_view namespace_name,
 }
 
 Result<PriorityPolicy> ParsePriorities(std::string_view text, const std::string& source) {
-  try {
-    return ParsePrioritiesUnchecked(text, source);
-  } catch (const YAML::Exception& exception) {
-    return ConfigError{source, "", "unexpected YAML structure: " + exception.msg};
-  } catch (const std::exception& exception) {
-    return ConfigError{source, "", exception.what()};
-  }
+  return ParseGuarded(source, [&] { return ParsePrioritiesUnchecked(text, source); });
 }
 
 Result<PriorityPolicy> LoadPrioritiesFile(const std::string& path) {
-  auto text = ReadTextFile(path);
-  if (!text) return text.error();
-  return ParsePriorities(*text, path);
+  return LoadFileWith(path, ParsePriorities);
 }
 
 PriorityPolicy DefaultPriorityPolicy() {

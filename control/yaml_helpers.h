@@ -1,15 +1,16 @@
-// Small helpers shared by the YAML loaders in control/: key paths for error messages and
-// unambiguous Result construction.
+// Small helpers shared by the YAML loaders (control/ and the kubeconfig reader): key paths
+// for error messages, the one wording of a syntax error, and unambiguous Result construction.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
 
+#include <exception>
 #include <string>
 #include <string_view>
 
 #include "control/result.h"
 
-namespace dg::yaml_helpers {
+namespace dg {
 
 // "shaper" + "rate" -> "shaper.rate"; the root has an empty path.
 inline std::string ChildPath(const std::string& parent, std::string_view key) {
@@ -36,4 +37,41 @@ inline Result<YAML::Node> NodeError(ConfigError error) {
   return Result<YAML::Node>(boost::system::in_place_error, std::move(error));
 }
 
-}  // namespace dg::yaml_helpers
+// One document (YAML, or JSON as YAML flow syntax). A syntax error reads "invalid YAML at
+// line N, column M: why", attributed to `key` of `source`.
+inline Result<YAML::Node> LoadYaml(std::string_view text, const std::string& source,
+                                   const std::string& key = "") {
+  try {
+    return YAML::Load(std::string(text));
+  } catch (const YAML::Exception& exception) {
+    // yaml-cpp marks are 0-based; editors count from 1.
+    return NodeError(ConfigError{source, key,
+                                 "invalid YAML at line " + std::to_string(exception.mark.line + 1) +
+                                     ", column " + std::to_string(exception.mark.column + 1) +
+                                     ": " + exception.msg});
+  }
+}
+
+// Runs a document parser; a structure it did not expect (yaml-cpp throws on it) becomes an
+// error naming the file instead of escaping as an exception.
+template <class Parse>
+auto ParseGuarded(const std::string& source, Parse parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const YAML::Exception& exception) {
+    return ConfigError{source, "", "unexpected YAML structure: " + exception.msg};
+  } catch (const std::exception& exception) {
+    return ConfigError{source, "", exception.what()};
+  }
+}
+
+// Reads `path` and hands its text to `parse(text, path)`.
+template <class Parse>
+auto LoadFileWith(const std::string& path, Parse parse)
+    -> decltype(parse(std::string_view(), path)) {
+  auto text = ReadTextFile(path);
+  if (!text) return text.error();
+  return parse(*text, path);
+}
+
+}  // namespace dg
