@@ -16,6 +16,7 @@
 #include <string>
 
 #include "control/gateway_config.h"
+#include "control/metric_snapshot.h"
 #include "control/rest_server.h"
 #include "gateway/datapath.h"
 #include "k8s-sync/kubernetes_sync.h"
@@ -68,6 +69,8 @@ class ControlPlane {
   boost::json::object PodsDocument() const;
   boost::json::object PolicyDocument() const;
   std::string MetricsText() const;
+  // Every metric of control/metrics.h, read now.
+  MetricSnapshot Metrics() const;
   bool Healthy() const;
   bool Ready(std::string* why_not) const;
   // Summed worker counters, per-class series attributed by class name across reloads.

@@ -45,15 +45,6 @@ int WorkerEntry(void* argument) {
   return 0;
 }
 
-void PrintPortLine(const char* role, uint16_t port_id) {
-  const PortStatistics stats = ReadPortStatistics(port_id);
-  std::printf(
-      "port %s rx_packets=%lu rx_bytes=%lu tx_packets=%lu tx_bytes=%lu rx_missed=%lu "
-      "rx_errors=%lu tx_errors=%lu rx_nombuf=%lu\n",
-      role, stats.rx_packets, stats.rx_bytes, stats.tx_packets, stats.tx_bytes, stats.rx_missed,
-      stats.rx_errors, stats.tx_errors, stats.rx_nombuf);
-}
-
 }  // namespace
 
 Result<k8s::ClusterAccess> ResolveClusterAccess(const GatewayConfig& config,
@@ -195,9 +186,7 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
     rte_eal_wait_lcore(worker_lcore);
 
     std::printf("dscp-gateway: final counters\n");
-    PrintPortLine("kernel", *kernel_port);
-    PrintPortLine("uplink", *uplink_port);
-    PrintCountersText(stdout, control_plane.Totals(), *(*datapath)->publisher);
+    std::fputs(RenderMetricsText(control_plane.Metrics()).c_str(), stdout);
     std::fflush(stdout);
     StopPort(*kernel_port);
     StopPort(*uplink_port);

@@ -97,7 +97,9 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
       exit_code = 1;
     }
     if (options.json) {
-      boost::json::object document = CountersToJson(totals, *(*datapath)->publisher);
+      MetricSnapshot snapshot;
+      AddCounterMetrics(snapshot, totals, *(*datapath)->publisher, rte_get_tsc_hz());
+      boost::json::object document = StatsJson(snapshot, *(*datapath)->publisher);
       document["packets_in"] = totals.kernel_rx_packets;
       document["packets_out"] = totals.uplink_tx_packets;
       document["policy_hash"] = (*datapath)->publisher->policy().content_hash;
@@ -105,7 +107,7 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
     } else {
       std::printf("replay: %lu frames in, %lu frames out, %lu marked\n", totals.kernel_rx_packets,
                   totals.uplink_tx_packets, totals.marked);
-      PrintCountersText(stdout, totals, *(*datapath)->publisher);
+      PrintCountersText(stdout, totals, *(*datapath)->publisher, rte_get_tsc_hz());
     }
   }
   rte_eal_cleanup();

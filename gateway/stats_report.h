@@ -1,20 +1,46 @@
-// One rendering of the counters for every consumer: the final report of `run`, the
-// replay summary and (later) the REST /v1/stats document share it.
+// The worker's counters as rows of the one metric list (control/metrics.h), for every
+// consumer: the REST /v1/stats and /metrics, the final report of `run` and `replay`.
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <cstdint>
 #include <cstdio>
+#include <string>
 
+#include "control/metric_snapshot.h"
+#include "control/rest_server.h"
 #include "gateway/counters.h"
 #include "gateway/policy_snapshot.h"
+#include "gateway/port.h"
 
 namespace dg {
 
-// {"classes":[...], "namespaces":[...], "unclassified":{reason:n}, "unknown_source":n, ...}
-boost::json::object CountersToJson(const CounterTotals& totals, const PolicyPublisher& publisher);
+// The namespace row of traffic from sources not in the pod table. Its class is the
+// policy's default class (where that traffic is queued) in every rendering.
+inline constexpr const char* kUnmarkedNamespace = "(unmarked)";
 
-// Line-oriented, grep-friendly: `class <name> dscp=<d> packets=<n> bytes=<n> drops=<n> ...`
+// Adds the worker-owned metrics and the classes' DSCP: one row per class of the policy,
+// per namespace that saw traffic, per unclassified reason. `tsc_hz` converts sojourn
+// cycles to seconds.
+void AddCounterMetrics(MetricSnapshot& snapshot, const CounterTotals& totals,
+                       const PolicyPublisher& publisher, uint64_t tsc_hz);
+
+// One row per PortStatistics field, label port=`port`.
+void AddPortMetrics(MetricSnapshot& snapshot, const std::string& port,
+                    const PortStatistics& statistics);
+
+// One row per refusal reason of the REST server.
+void AddRestMetrics(MetricSnapshot& snapshot, const RestServerStats& stats);
+
+// The /v1/stats document: `base` (fields that are not metrics: a port's device, the
+// Kubernetes document, ...) with every metric of `snapshot` written in, the classes in
+// policy order with their name, max rate and mean sojourn since start.
+boost::json::object StatsJson(const MetricSnapshot& snapshot, const PolicyPublisher& publisher,
+                              boost::json::object base = {});
+
+// The text report of the counters alone (replay, tests): RenderMetricsText of
+// AddCounterMetrics' rows.
 void PrintCountersText(std::FILE* out, const CounterTotals& totals,
-                       const PolicyPublisher& publisher);
+                       const PolicyPublisher& publisher, uint64_t tsc_hz);
 
 }  // namespace dg
