@@ -17,6 +17,18 @@ Datapath::~Datapath() {
   rte_free(qsbr);
 }
 
+std::vector<PodDirectoryEntry> DpdkDatapathTables::Pods() const {
+  std::vector<PodDirectoryEntry> pods;
+  pods.reserve(datapath_.pod_directory->entries().size());
+  for (const auto& [key, entry] : datapath_.pod_directory->entries()) pods.push_back(entry);
+  return pods;
+}
+
+CounterTotals DpdkDatapathTables::ReadCounters() const {
+  const WorkerCounters* workers[] = {datapath_.counters.get()};
+  return SumCounters(workers, 1);
+}
+
 Result<int> InitEal(const std::vector<std::string>& eal_args) {
   std::vector<std::string> arguments = {"dscp-gateway"};
   arguments.insert(arguments.end(), eal_args.begin(), eal_args.end());

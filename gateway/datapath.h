@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "control/datapath_tables.h"
 #include "control/result.h"
 #include "gateway/counters.h"
 #include "gateway/gateway_app.h"
@@ -31,6 +32,43 @@ struct Datapath {
   std::unique_ptr<PodDirectory> pod_directory;
   std::unique_ptr<WorkerCounters> counters;
   std::unique_ptr<PipelineContext> pipeline;
+};
+
+// The control plane's view of a Datapath (control/datapath_tables.h).
+class DpdkDatapathTables final : public DatapathTables {
+ public:
+  explicit DpdkDatapathTables(Datapath& datapath) : datapath_(datapath) {}
+
+  const PriorityPolicy& policy() const override { return datapath_.publisher->policy(); }
+  uint64_t policy_generation() const override { return datapath_.publisher->generation(); }
+  void PublishPolicy(PriorityPolicy policy) override {
+    datapath_.publisher->SetPolicy(std::move(policy));
+  }
+  void PublishNamespaceLabelClasses(
+      std::map<std::string, std::string> class_name_by_namespace) override {
+    datapath_.publisher->SetNamespaceLabelClasses(std::move(class_name_by_namespace));
+  }
+  const std::string& NamespaceName(uint32_t namespace_id) const override {
+    return datapath_.publisher->NamespaceName(namespace_id);
+  }
+  uint32_t ClassOfNamespace(uint32_t namespace_id) const override {
+    return datapath_.publisher->ClassOfNamespace(namespace_id);
+  }
+  PodSyncResult ApplyPods(const std::vector<PodTableEntry>& entries) override {
+    return datapath_.pod_directory->ReplaceAll(entries);
+  }
+  bool UpsertPod(const PodTableEntry& entry) override {
+    return datapath_.pod_directory->Upsert(entry);
+  }
+  void ErasePod(const dg_pod_key& key) override { datapath_.pod_directory->Erase(key); }
+  std::vector<PodDirectoryEntry> Pods() const override;
+  uint32_t pod_table_size() const override { return datapath_.pod_table->Size(); }
+  uint32_t pod_table_capacity() const override { return datapath_.pod_table->Capacity(); }
+  CounterTotals ReadCounters() const override;
+  uint64_t Heartbeat() const override { return datapath_.counters->heartbeat.Load(); }
+
+ private:
+  Datapath& datapath_;
 };
 
 // Needs an initialised EAL. Loads `inputs` into the tables; a pod the table cannot hold

@@ -12,11 +12,11 @@
 #include <csignal>
 #include <cstdio>
 
-#include "gateway/control_plane.h"
+#include "control/control_plane.h"
+#include "control/metric_snapshot.h"
 #include "gateway/datapath.h"
 #include "gateway/gateway_app.h"
 #include "gateway/port.h"
-#include "gateway/stats_report.h"
 #include "gateway/worker.h"
 #include "k8s-sync/kube_client.h"
 
@@ -140,11 +140,12 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
 
     // SIGINT/SIGTERM stop and SIGHUP reloads, through the control thread's io_context.
     boost::asio::io_context io;
-    ControlPlane control_plane(io, config, **datapath, PortIds{*kernel_port, *uplink_port},
-                               rte_get_tsc_hz(), [&io] {
-                                 stop_requested.store(true);
-                                 io.stop();
-                               });
+    DpdkDatapathTables datapath_tables(**datapath);
+    const DpdkPortView port_view(*kernel_port, *uplink_port);
+    ControlPlane control_plane(io, config, datapath_tables, port_view, rte_get_tsc_hz(), [&io] {
+      stop_requested.store(true);
+      io.stop();
+    });
     if (config.kubernetes.enabled) {
       auto client = k8s::KubeClient::Create(io, *cluster_access);
       if (!client) {

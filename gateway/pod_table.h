@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "control/datapath_tables.h"
 #include "control/pods.h"
 #include "control/result.h"
 #include "dscp_gateway_abi.h"
@@ -56,21 +57,6 @@ struct PodTableKeyHash {
 };
 struct PodTableKeyEqual {
   bool operator()(const dg_pod_key& a, const dg_pod_key& b) const;
-};
-
-// What the control plane knows about each address in the datapath table.
-struct PodDirectoryEntry {
-  std::string address;
-  std::string namespace_name;
-  std::string pod_name;
-  uint32_t namespace_id = DG_NAMESPACE_NONE;
-};
-
-struct PodSyncResult {
-  uint32_t added = 0;
-  uint32_t updated = 0;
-  uint32_t removed = 0;
-  uint32_t failed = 0;  // table full: those addresses stay unmarked (and are counted)
 };
 
 // Control-side mirror of the datapath table. Applies a desired set by differences

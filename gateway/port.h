@@ -4,16 +4,12 @@
 #include <cstdint>
 #include <string>
 
+#include "control/datapath_tables.h"
 #include "control/result.h"
 
 struct rte_mempool;
 
 namespace dg {
-
-struct PortStatistics {
-  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
-  uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_nombuf = 0;
-};
 
 // Finds the device by its DPDK name (a vdev name such as net_af_xdp0, or a PCI address),
 // configures one rx and one tx queue, starts it and enables promiscuous mode: a bump in
@@ -23,5 +19,21 @@ Result<uint16_t> StartPort(const std::string& device_name, const std::string& ro
 void StopPort(uint16_t port_id);
 PortStatistics ReadPortStatistics(uint16_t port_id);
 bool PortLinkUp(uint16_t port_id);
+
+// The control plane's view of the two started ports.
+class DpdkPortView final : public PortView {
+ public:
+  DpdkPortView(uint16_t kernel_port, uint16_t uplink_port)
+      : kernel_port_(kernel_port), uplink_port_(uplink_port) {}
+  PortStatistics Statistics(PortRole role) const override { return ReadPortStatistics(Id(role)); }
+  bool LinkUp(PortRole role) const override { return PortLinkUp(Id(role)); }
+
+ private:
+  uint16_t Id(PortRole role) const {
+    return role == PortRole::kKernel ? kernel_port_ : uplink_port_;
+  }
+  uint16_t kernel_port_;
+  uint16_t uplink_port_;
+};
 
 }  // namespace dg

@@ -1,17 +1,16 @@
-// The worker's counters as rows of the one metric list (control/metrics.h), for every
-// consumer: the REST /v1/stats and /metrics, the final report of `run` and `replay`.
+// The worker's counters, the ports and the REST server as rows of the one metric list
+// (control/metrics.h), and the /v1/stats document around them. Used by the control
+// plane (/v1/stats, /metrics, the final report of `run`) and by `replay`.
 #pragma once
 
 #include <boost/json/object.hpp>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 
+#include "control/datapath_tables.h"
 #include "control/metric_snapshot.h"
 #include "control/rest_server.h"
 #include "gateway/counters.h"
-#include "gateway/policy_snapshot.h"
-#include "gateway/port.h"
 
 namespace dg {
 
@@ -23,7 +22,7 @@ inline constexpr const char* kUnmarkedNamespace = "(unmarked)";
 // per namespace that saw traffic, per unclassified reason. `tsc_hz` converts sojourn
 // cycles to seconds.
 void AddCounterMetrics(MetricSnapshot& snapshot, const CounterTotals& totals,
-                       const PolicyPublisher& publisher, uint64_t tsc_hz);
+                       const DatapathTables& datapath, uint64_t tsc_hz);
 
 // One row per PortStatistics field, label port=`port`.
 void AddPortMetrics(MetricSnapshot& snapshot, const std::string& port,
@@ -35,12 +34,7 @@ void AddRestMetrics(MetricSnapshot& snapshot, const RestServerStats& stats);
 // The /v1/stats document: `base` (fields that are not metrics: a port's device, the
 // Kubernetes document, ...) with every metric of `snapshot` written in, the classes in
 // policy order with their name, max rate and mean sojourn since start.
-boost::json::object StatsJson(const MetricSnapshot& snapshot, const PolicyPublisher& publisher,
+boost::json::object StatsJson(const MetricSnapshot& snapshot, const PriorityPolicy& policy,
                               boost::json::object base = {});
-
-// The text report of the counters alone (replay, tests): RenderMetricsText of
-// AddCounterMetrics' rows.
-void PrintCountersText(std::FILE* out, const CounterTotals& totals,
-                       const PolicyPublisher& publisher, uint64_t tsc_hz);
 
 }  // namespace dg

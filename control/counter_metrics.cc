@@ -1,4 +1,4 @@
-#include "gateway/stats_report.h"
+#include "control/counter_metrics.h"
 
 #include <iterator>
 
@@ -18,8 +18,8 @@ HistogramValue SojournHistogram(const uint64_t (&buckets)[kSojournBucketCount + 
 }  // namespace
 
 void AddCounterMetrics(MetricSnapshot& snapshot, const CounterTotals& totals,
-                       const PolicyPublisher& publisher, uint64_t tsc_hz) {
-  const PriorityPolicy& policy = publisher.policy();
+                       const DatapathTables& datapath, uint64_t tsc_hz) {
+  const PriorityPolicy& policy = datapath.policy();
 #define DG_ADD_SCALAR(field, kind, name, key, help) \
   snapshot.Add(MetricIndex(name), {}, totals.field);
   DG_WORKER_METRICS(DG_ADD_SCALAR)
@@ -46,9 +46,9 @@ void AddCounterMetrics(MetricSnapshot& snapshot, const CounterTotals& totals,
   for (uint32_t id = 0; id < DG_MAX_NAMESPACES; ++id) {
     if (totals.namespace_packets[id] == 0 && totals.namespace_drops[id] == 0) continue;
     const bool unmarked = id == DG_NAMESPACE_NONE;
-    const std::string namespace_name = unmarked ? kUnmarkedNamespace : publisher.NamespaceName(id);
+    const std::string namespace_name = unmarked ? kUnmarkedNamespace : datapath.NamespaceName(id);
     const std::string& class_name =
-        policy.classes[unmarked ? policy.default_class : publisher.ClassOfNamespace(id)].name;
+        policy.classes[unmarked ? policy.default_class : datapath.ClassOfNamespace(id)].name;
 #define DG_ADD_NAMESPACE(field, kind, name, key, help) \
   snapshot.Add(MetricIndex(name), {namespace_name, class_name}, totals.field[id]);
     DG_NAMESPACE_METRICS(DG_ADD_NAMESPACE)
@@ -80,9 +80,8 @@ void AddRestMetrics(MetricSnapshot& snapshot, const RestServerStats& stats) {
   snapshot.Add(kRejected, {"timeout"}, stats.timeouts);
 }
 
-boost::json::object StatsJson(const MetricSnapshot& snapshot, const PolicyPublisher& publisher,
+boost::json::object StatsJson(const MetricSnapshot& snapshot, const PriorityPolicy& policy,
                               boost::json::object base) {
-  const PriorityPolicy& policy = publisher.policy();
   boost::json::array classes;
   for (const TrafficClass& traffic_class : policy.classes) {
     classes.push_back(boost::json::object{{"name", traffic_class.name},
@@ -101,13 +100,6 @@ boost::json::object StatsJson(const MetricSnapshot& snapshot, const PolicyPublis
                    : 1e6 * sojourn->at("sum").to_number<double>() / static_cast<double>(count);
   }
   return base;
-}
-
-void PrintCountersText(std::FILE* out, const CounterTotals& totals,
-                       const PolicyPublisher& publisher, uint64_t tsc_hz) {
-  MetricSnapshot snapshot;
-  AddCounterMetrics(snapshot, totals, publisher, tsc_hz);
-  std::fputs(RenderMetricsText(snapshot).c_str(), out);
 }
 
 }  // namespace dg
