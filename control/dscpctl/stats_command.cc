@@ -11,6 +11,7 @@
 #include "control/dscpctl/commands.h"
 #include "control/dscpctl/json_fields.h"
 #include "control/dscpctl/tables.h"
+#include "control/metrics.h"
 
 namespace dg::dscpctl {
 namespace {
@@ -69,9 +70,11 @@ json::object ComputeRates(const json::value& first, const json::value& second, d
                        {"rx_mbps", 8e-6 * rate(Field(a, {"rx_bytes"}), Field(b, {"rx_bytes"}))},
                        {"tx_pps", rate(Field(a, {"tx_packets"}), Field(b, {"tx_packets"}))},
                        {"tx_mbps", 8e-6 * rate(Field(a, {"tx_bytes"}), Field(b, {"tx_bytes"}))}};
-    for (const char* counter : {"rx_missed", "rx_nombuf", "rx_errors", "tx_errors"}) {
+    for (const MetricSpec& spec : kMetricSpecs) {
+      if (spec.group != MetricGroup::kPort || spec.kind != MetricKind::kCounter) continue;
+      const std::string counter(spec.json_key);
       entry[counter] = Unsigned(Field(b, {counter}));
-      entry[std::string(counter) + "_per_s"] = rate(Field(a, {counter}), Field(b, {counter}));
+      entry[counter + "_per_s"] = rate(Field(a, {counter}), Field(b, {counter}));
     }
     ports[port] = std::move(entry);
   }
@@ -117,11 +120,17 @@ json::object ComputeRates(const json::value& first, const json::value& second, d
                      {"per_s", rate(Field(&first, {"unclassified", reason}), &total)}};
   }
   rates["unclassified"] = std::move(unclassified);
-  for (const char* counter : {"unknown_source", "marked"}) {
-    rates[counter] =
+  json::object counters;
+  for (const MetricSpec& spec : kMetricSpecs) {
+    if (spec.group != MetricGroup::kWorker || spec.kind != MetricKind::kCounter) continue;
+    const std::string counter(spec.json_key);
+    counters[counter] =
         json::object{{"total", Unsigned(Field(&second, {counter}))},
                      {"per_s", rate(Field(&first, {counter}), Field(&second, {counter}))}};
   }
+  // Also at the top level, where scripts found them before the list was generated.
+  for (const char* counter : {"unknown_source", "marked"}) rates[counter] = counters[counter];
+  rates["counters"] = std::move(counters);
   return rates;
 }
 
@@ -213,6 +222,13 @@ void PrintRates(const json::object& rates_object, const json::value& second,
     unclassified.Print(stdout);
     std::printf("\n");
   }
+  Table counters({{"WORKER COUNTER"}, {"PER S", true}, {"TOTAL", true}});
+  for (const auto& [counter, entry] : Object(Field(&rates, {"counters"}))) {
+    counters.AddRow({std::string(counter), Pps(Number(Field(&entry, {"per_s"}))),
+                     Count(Unsigned(Field(&entry, {"total"})))});
+  }
+  counters.Print(stdout);
+  std::printf("\n");
   std::printf(
       "unknown source: %s total, %s/s (IP frames from addresses not in the pod table, "
       "sent unmarked)\n",
