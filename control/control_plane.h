@@ -19,6 +19,7 @@
 #include "control/datapath_tables.h"
 #include "control/gateway_config.h"
 #include "control/health.h"
+#include "control/metric_snapshot.h"
 #include "control/policy_sources.h"
 #include "control/rest_server.h"
 #include "k8s-sync/kubernetes_sync.h"
@@ -65,6 +66,9 @@ class ControlPlane {
   boost::json::object PodsDocument() const;
   boost::json::object PolicyDocument() const;
   std::string MetricsText() const;
+  // Every metric of control/metrics.h, read now: what /v1/stats, /metrics and the final
+  // report of `run` render.
+  MetricSnapshot Metrics() const;
   bool Healthy() const;
   bool Ready(std::string* why_not) const;
   // Summed worker counters, per-class series attributed by class name across reloads.

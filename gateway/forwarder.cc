@@ -13,10 +13,10 @@
 #include <cstdio>
 
 #include "control/control_plane.h"
+#include "control/metric_snapshot.h"
 #include "gateway/datapath.h"
 #include "gateway/gateway_app.h"
 #include "gateway/port.h"
-#include "gateway/stats_report.h"
 #include "gateway/worker.h"
 #include "k8s-sync/kube_client.h"
 
@@ -43,15 +43,6 @@ int WorkerEntry(void* argument) {
   launch->worker->RunUntilStopped(*launch->stop, launch->qsbr, rte_lcore_id(),
                                   launch->drain_cycles);
   return 0;
-}
-
-void PrintPortLine(const char* role, uint16_t port_id) {
-  const PortStatistics stats = ReadPortStatistics(port_id);
-  std::printf(
-      "port %s rx_packets=%lu rx_bytes=%lu tx_packets=%lu tx_bytes=%lu rx_missed=%lu "
-      "rx_errors=%lu tx_errors=%lu rx_nombuf=%lu\n",
-      role, stats.rx_packets, stats.rx_bytes, stats.tx_packets, stats.tx_bytes, stats.rx_missed,
-      stats.rx_errors, stats.tx_errors, stats.rx_nombuf);
 }
 
 }  // namespace
@@ -196,9 +187,7 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
     rte_eal_wait_lcore(worker_lcore);
 
     std::printf("dscp-gateway: final counters\n");
-    PrintPortLine("kernel", *kernel_port);
-    PrintPortLine("uplink", *uplink_port);
-    PrintCountersText(stdout, control_plane.Totals(), *(*datapath)->publisher);
+    std::fputs(RenderMetricsText(control_plane.Metrics()).c_str(), stdout);
     std::fflush(stdout);
     StopPort(*kernel_port);
     StopPort(*uplink_port);
