@@ -255,11 +255,11 @@ void ControlPlane::SyncLagHistogram::ObserveSyncLag(double seconds) {
 }
 
 void ControlPlane::EnableKubernetes(std::unique_ptr<k8s::KubeTransport> transport,
-                                    k8s::KubernetesSyncOptions options) {
+                                    const KubernetesSettings& settings) {
   kube_transport_ = std::move(transport);
   pod_sink_ = std::make_unique<PodSink>(*datapath_.pod_directory);
   kubernetes_ = std::make_unique<k8s::KubernetesSync>(
-      io_, *kube_transport_, std::move(options), *pod_sink_, sync_lag_,
+      io_, *kube_transport_, settings, *pod_sink_, sync_lag_,
       [this](const std::map<std::string, std::string>& classes) {
         datapath_.publisher->SetNamespaceLabelClasses(classes);
       },
@@ -272,7 +272,7 @@ boost::json::object ControlPlane::KubernetesDocument() const {
   if (!kubernetes_) return boost::json::object{{"enabled", false}};
   auto reflector_document = [](const k8s::Reflector& reflector) {
     const k8s::ReflectorStats& stats = reflector.stats();
-    return boost::json::object{{"resource", reflector.options().resource_path},
+    return boost::json::object{{"resource", reflector.target().resource_path},
                                {"synced", stats.synced},
                                {"lists", stats.lists},
                                {"relists", stats.relists},
@@ -622,7 +622,7 @@ std::string ControlPlane::MetricsText() const {
       out.Family(metric.name, metric.type, metric.help);
       for (const k8s::Reflector* reflector : reflectors) {
         if (reflector == nullptr) continue;
-        out.Sample(metric.name, {{"resource", reflector->options().resource_path}},
+        out.Sample(metric.name, {{"resource", reflector->target().resource_path}},
                    reflector->stats().*metric.field);
       }
     }

@@ -61,7 +61,7 @@ class ControlPlane {
   // Live sync from the API server. Call before Start(); the static files stay the
   // starting point until the first list arrives.
   void EnableKubernetes(std::unique_ptr<k8s::KubeTransport> transport,
-                        k8s::KubernetesSyncOptions options);
+                        const KubernetesSettings& settings);
 
   // Renderers, public for tests.
   boost::json::object StatsDocument() const;
