@@ -52,7 +52,7 @@ class ControlPlane {
   // Live sync from the API server. Call before Start(); the static files stay the
   // starting point until the first list arrives.
   void EnableKubernetes(std::unique_ptr<k8s::KubeTransport> transport,
-                        k8s::KubernetesSyncOptions options);
+                        const KubernetesSettings& settings);
 
   // One tick of the control thread: samples the heartbeat and, once a second, looks
   // for changed policy files. Start() schedules it; public for tests.

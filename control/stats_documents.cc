@@ -39,7 +39,7 @@ MetricSnapshot ControlPlane::Metrics() const {
       if (reflector == nullptr) continue;
       const k8s::ReflectorStats& stats = reflector->stats();
 #define DG_ADD_SYNC(field, kind, name, key, help) \
-  snapshot.Add(MetricIndex(name), {reflector->options().resource_path}, stats.field);
+  snapshot.Add(MetricIndex(name), {reflector->target().resource_path}, stats.field);
       DG_SYNC_METRICS(DG_ADD_SYNC)
 #undef DG_ADD_SYNC
     }

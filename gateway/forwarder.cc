@@ -47,40 +47,13 @@ int WorkerEntry(void* argument) {
 
 }  // namespace
 
-Result<k8s::ClusterAccess> ResolveClusterAccess(const GatewayConfig& config,
-                                                k8s::KubernetesSyncOptions* options) {
-  const GatewayConfig::Kubernetes& kubernetes = config.kubernetes;
-  options->node_name = kubernetes.node_name;
-  if (options->node_name.empty()) {
-    if (const char* node_name = std::getenv("NODE_NAME"); node_name != nullptr)
-      options->node_name = node_name;
-  }
-  if (options->node_name.empty() && !kubernetes.all_pods) {
-    return ConfigError{
-        config.source, "kubernetes.nodeName",
-        "no node name: set it, or NODE_NAME (the DaemonSet sets it from spec.nodeName), or "
-        "allPods: true"};
-  }
-  options->all_pods = kubernetes.all_pods;
-  options->config_map_namespace = kubernetes.config_map_namespace;
-  options->config_map_name = kubernetes.config_map_name;
-  options->namespace_class_label = kubernetes.namespace_class_label;
-  options->watch_timeout = std::chrono::seconds(kubernetes.watch_timeout_seconds);
-  options->idle_timeout = std::chrono::seconds(kubernetes.idle_timeout_seconds);
-  options->page_size = kubernetes.page_size;
-  return kubernetes.kubeconfig.empty()
-             ? k8s::InClusterAccess()
-             : k8s::KubeconfigAccess(kubernetes.kubeconfig, kubernetes.context);
-}
-
 int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
   // Everything that can be wrong in the configuration is found before EAL touches a port.
-  k8s::KubernetesSyncOptions sync_options;
-  Result<k8s::ClusterAccess> cluster_access = k8s::ClusterAccess{};
+  Result<k8s::KubernetesStartup> kubernetes = k8s::KubernetesStartup{};
   if (config.kubernetes.enabled) {
-    cluster_access = ResolveClusterAccess(config, &sync_options);
-    if (!cluster_access) {
-      std::fprintf(stderr, "dscp-gateway: %s\n", cluster_access.error().Message().c_str());
+    kubernetes = k8s::ResolveKubernetesStartup(config);
+    if (!kubernetes) {
+      std::fprintf(stderr, "dscp-gateway: %s\n", kubernetes.error().Message().c_str());
       return 1;
     }
   }
@@ -147,7 +120,7 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
       io.stop();
     });
     if (config.kubernetes.enabled) {
-      auto client = k8s::KubeClient::Create(io, *cluster_access);
+      auto client = k8s::KubeClient::Create(io, kubernetes->access);
       if (!client) {
         std::fprintf(stderr, "dscp-gateway: %s\n", client.error().Message().c_str());
         StopPort(*kernel_port);
@@ -157,8 +130,10 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
       }
       std::printf("dscp-gateway: syncing from the Kubernetes API at %s (%s)\n",
                   (*client)->Describe().c_str(),
-                  sync_options.all_pods ? "all pods" : ("node " + sync_options.node_name).c_str());
-      control_plane.EnableKubernetes(std::move(*client), sync_options);
+                  kubernetes->settings.all_pods
+                      ? "all pods"
+                      : ("node " + kubernetes->settings.node_name).c_str());
+      control_plane.EnableKubernetes(std::move(*client), kubernetes->settings);
     }
     auto rest_endpoint = control_plane.Start();
     if (!rest_endpoint) {
