@@ -11,6 +11,12 @@
 #include <cstdint>
 #else
 #include <linux/types.h>
+#ifdef __bpf__
+/* clang -target bpf has no libc stdint.h. */
+typedef __u8 uint8_t;
+typedef __u32 uint32_t;
+typedef __u64 uint64_t;
+#endif
 #endif
 
 /* Strict-priority classes; index 0 is served first. */
@@ -42,7 +48,7 @@ struct dg_pod_value {
 };
 
 /*
- * XDP programs on the node (xdp/*.bpf.c) and their loader (xdp/node_programs.h).
+ * XDP programs on the node (xdp/dg_<leg>.bpf.c) and their loader (xdp/node_programs.h).
  *
  * Map and program names are declared here as bare identifiers: the BPF side uses
  * them as variable/function names, C++ stringifies them (DG_XDP_NAME) to find the

@@ -1,4 +1,4 @@
-// The node's XDP programs (xdp/*.bpf.c) and their loader: libbpf, no `ip` shelling out.
+// The node's XDP programs (xdp/dg_*.bpf.c) and their loader: libbpf, no `ip` shelling out.
 //
 // Three legs: the uplink (IFACE) gets dg_uplink (ingress straight to the kernel leg),
 // dgw-gateway gets dg_kernel_leg (egress to the gateway's AF_XDP socket, or fail-open
