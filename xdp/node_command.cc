@@ -104,9 +104,4 @@ int RunNodeCommand(const std::vector<std::string>& args, NodePrograms& programs)
   return 0;
 }
 
-int NodeMain(int argc, char** argv) {
-  std::unique_ptr<NodePrograms> programs = MakeNodePrograms();
-  return RunNodeCommand(std::vector<std::string>(argv + 1, argv + argc), *programs);
-}
-
 }  // namespace dg::node

@@ -258,6 +258,8 @@ EnvResult<std::vector<RawMessage>> Rtnetlink::Exchange(std::vector<uint8_t> requ
   auto* header = reinterpret_cast<nlmsghdr*>(request.data());
   header->nlmsg_seq = ++sequence_;
   header->nlmsg_pid = 0;
+  // A dump ends with NLMSG_DONE; anything else must end with an ACK, or we would wait forever.
+  if ((header->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP) header->nlmsg_flags |= NLM_F_ACK;
   if (mnl_socket_sendto(socket_, request.data(), header->nlmsg_len) < 0) {
     return EnvironmentError{what, "send: " + ErrnoText(errno)};
   }
