@@ -64,12 +64,12 @@ def remove_containers(label: str) -> None:
 def check_binaries_start(tag: str) -> list[str]:
     """Every installed binary starts: a runtime library the image lacks fails here by name."""
     failures = []
-    for command in (["dscp-gateway", "--version"], ["dscpctl", "--help"]):
-        r = subprocess.run(PODMAN + ["run", "--rm", "--entrypoint", command[0], tag] + command[1:],
-                           capture_output=True, text=True, timeout=60)
-        print(f"check: {' '.join(command)} in the image exits {r.returncode}", flush=True)
+    for entrypoint, argument in (("dscp-gateway", "--version"), ("dscpctl", "--help")):
+        env = dict(container_env(tag, [], "dscp-gateway-image-test"), DSCP_GATEWAY_ENTRYPOINT=entrypoint)
+        r = subprocess.run([PODMAN_GATEWAY, argument], env=env, capture_output=True, text=True, timeout=60)
+        print(f"check: {entrypoint} {argument} in the image exits {r.returncode}", flush=True)
         if r.returncode != 0:
-            failures.append(f"{' '.join(command)} exited {r.returncode} in the image: {r.stderr.strip()[-500:]}")
+            failures.append(f"{entrypoint} {argument} exited {r.returncode} in the image: {r.stderr.strip()[-500:]}")
     return failures
 
 
