@@ -234,6 +234,11 @@ EnvResult<AttachMode> AttachToLeg(const std::string& interface, int prog_fd) {
   LegStatus current = QueryLeg(interface);
   bpf_xdp_attach_opts options{};
   options.sz = sizeof(options);
+  if (current.program_id != 0 && !IsOwnProgramName(current.program_name)) {
+    return EnvironmentError{operation, "XDP program " + std::to_string(current.program_id) + " (" +
+                                           current.program_name +
+                                           ") is attached and is not ours; not replacing it"};
+  }
   if (current.program_id != 0) {
     OwnedFd old_program(bpf_prog_get_fd_by_id(current.program_id));
     if (old_program.get() < 0)
