@@ -158,22 +158,10 @@ def main() -> int:
     if os.geteuid() != 0 or not shutil.which("dpdk-testpmd"):
         print("skip: needs root and dpdk-testpmd")
         return 77
-    if os.environ.get("DX_PRIVATE_BPFFS") != "1":
-        env = dict(os.environ, DX_PRIVATE_BPFFS="1")
-        return subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
-                               os.path.abspath(__file__), *sys.argv[1:]], env=env).returncode
-    subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
     log_path = os.path.join(os.environ.get("MESON_BUILD_ROOT", "/tmp"), "xdp_handover_testpmd.log")
-    node.remove_namespaces()
-    try:
-        node.build_namespaces()
-        scenario(node.Tool(args.tool), os.path.abspath(args.bpf_dir), log_path)
-        return 0
-    except (node.Failure, subprocess.TimeoutExpired) as error:
-        print(f"FAIL {error} (testpmd log: {log_path})", flush=True)
-        return 1
-    finally:
-        node.remove_namespaces()
+    bpf_dir = os.path.abspath(args.bpf_dir)
+    return node.run_on_namespaces(lambda: scenario(node.Tool(args.tool), bpf_dir, log_path),
+                                  f" (testpmd log: {log_path})")
 
 
 if __name__ == "__main__":
