@@ -5,6 +5,7 @@ xdp_node_test.py:
 
   * ReleaseLegsForGateway, then testpmd with xdp_prog= on both legs: the PMD attaches
     its own instances, frames reach its socket (to_gateway counts), ping works;
+  * a stale heartbeat (no beat for 250 ms) makes the PMD's instance bypass its live socket;
   * kill -9 under an iperf3 TCP flow: the programs stay, the flow goes on through the
     fail-open path with no gap over 1 s;
   * a start without release fails and its exit detaches the program that was there
@@ -119,6 +120,16 @@ def scenario(tool: node.Tool, bpf_dir: str, log_path: str) -> None:
         node.expect(node.ping(NODE, REMOTE_ADDR) and node.ping(REMOTE, NODE_ADDR), "ping both ways")
         node.expect(counter(tool, "to_gateway_frames") > before,
                     "frames reached the socket; the PMD's instance counts into the pinned counters")
+
+        # A gateway that stops beating (hung, SIGSTOP) keeps its sockets: the heartbeat in
+        # the shared map makes the PMD's instance fail open.
+        tool("stale-after", "250000000")
+        to_gateway, stale = counter(tool, "to_gateway_frames"), counter(tool, "fail_open_stale_heartbeat_frames")
+        node.expect(node.ping(NODE, REMOTE_ADDR), "ping with the socket bound but the heartbeat stale")
+        node.expect(counter(tool, "to_gateway_frames") == to_gateway
+                    and counter(tool, "fail_open_stale_heartbeat_frames") > stale,
+                    "stale heartbeat: frames bypass the live socket")
+        tool("stale-after", "0")
 
         before = counter(tool, "fail_open_no_socket_frames")
         longest, received = iperf_longest_gap(testpmd.kill)
