@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdarg>
@@ -54,6 +55,7 @@ int LogLibbpf(libbpf_print_level level, const char* format, va_list args) {
   int length = std::vsnprintf(line.data(), line.size(), format, args);
   std::string_view text(line.data(), length < 0 ? 0 : std::min<size_t>(length, line.size() - 1));
   while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  if (text.starts_with("libbpf: ")) text.remove_prefix(8);  // the component says it already
   Log(level == LIBBPF_WARN ? LogLevel::kWarning : LogLevel::kDebug, "libbpf", text);
   return 0;
 }
