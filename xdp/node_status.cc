@@ -10,16 +10,11 @@ namespace {
 
 namespace json = boost::json;
 
-const char* PhaseText(Phase phase) {
-  switch (phase) {
-    case Phase::kAttaching:
-      return "attaching (interrupted: run node attach or node detach)";
-    case Phase::kAttached:
-      return "attached";
-    case Phase::kDetaching:
-      return "detaching (interrupted: run node detach)";
-  }
-  return "?";
+// What to do about a phase that is not "attached".
+const char* PhaseHint(Phase phase) {
+  if (phase == Phase::kAttaching) return " (interrupted: run node attach or node detach)";
+  if (phase == Phase::kDetaching) return " (interrupted: run node detach)";
+  return "";
 }
 
 json::value LinkJson(const std::optional<LinkInfo>& link) {
@@ -83,7 +78,7 @@ std::string NodeStatusText(const NodeStatus& status) {
                               : "\n");
   }
   const NodeState& state = *status.state;
-  std::string text = "node: " + std::string(PhaseText(state.phase)) + "\n";
+  std::string text = "node: " + std::string(PhaseName(state.phase)) + PhaseHint(state.phase) + "\n";
   if (state.phase == Phase::kAttaching) {
     text += "journal: step " + std::to_string(state.step) + "/" + std::to_string(kAttachStepCount) +
             " (" + AttachStepName(static_cast<AttachStep>(state.step < 1 ? 1 : state.step)) + ")\n";
@@ -114,7 +109,7 @@ std::string NodeStatusText(const NodeStatus& status) {
 std::string NodeStatusJson(const NodeStatus& status) {
   json::object root;
   root["attached"] = status.state && status.state->phase == Phase::kAttached;
-  root["phase"] = status.state ? json::value(PhaseText(status.state->phase)) : json::value(nullptr);
+  root["phase"] = status.state ? json::value(PhaseName(status.state->phase)) : json::value(nullptr);
   if (status.state) {
     root["journal_step"] = status.state->step;
     root["uplink_name"] = status.state->uplink.name;
