@@ -20,7 +20,8 @@ inline constexpr const char* kGatewayLeg = "dgw-gateway";
 
 struct ProgramsStatus {
   bool attached = false;
-  bool gateway_socket_bound = false;
+  std::optional<bool> gateway_socket_bound;     // nullopt: the kernel cannot tell (no xsk_diag)
+  std::optional<double> heartbeat_age_seconds;  // nullopt: the gateway never beat
   uint64_t failed_open_frames = 0;
   uint64_t bypassed_frames = 0;
   std::string detail;  // one line for humans

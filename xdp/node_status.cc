@@ -96,8 +96,16 @@ std::string NodeStatusText(const NodeStatus& status) {
     text += "programs: " + std::string(programs.attached ? "attached" : "not attached") +
             (programs.detail.empty() ? "" : " (" + programs.detail + ")") + "\n";
     text += "gateway socket: " +
-            std::string(programs.gateway_socket_bound ? "bound" : "not bound (failing open)") +
+            std::string(!programs.gateway_socket_bound
+                            ? "unknown (kernel without CONFIG_XDP_SOCKETS_DIAG)"
+                        : *programs.gateway_socket_bound ? "bound"
+                                                         : "not bound (failing open)") +
             "\n";
+    text +=
+        "gateway heartbeat: " +
+        (programs.heartbeat_age_seconds ? std::to_string(*programs.heartbeat_age_seconds) + " s ago"
+                                        : std::string("never")) +
+        "\n";
     text += "frames failed open: " + std::to_string(programs.failed_open_frames) +
             ", bypassed to the kernel: " + std::to_string(programs.bypassed_frames) + "\n";
   } else {
@@ -121,11 +129,17 @@ std::string NodeStatusJson(const NodeStatus& status) {
   root["kernel_leg_addresses"] = status.kernel_leg_addresses;
   root["gateway_leg"] = LinkJson(status.gateway_leg);
   if (status.programs) {
-    root["programs"] = json::object{{"attached", status.programs->attached},
-                                    {"gateway_socket_bound", status.programs->gateway_socket_bound},
-                                    {"failed_open_frames", status.programs->failed_open_frames},
-                                    {"bypassed_frames", status.programs->bypassed_frames},
-                                    {"detail", status.programs->detail}};
+    root["programs"] = json::object{
+        {"attached", status.programs->attached},
+        {"gateway_socket_bound", status.programs->gateway_socket_bound
+                                     ? json::value(*status.programs->gateway_socket_bound)
+                                     : json::value(nullptr)},
+        {"heartbeat_age_seconds", status.programs->heartbeat_age_seconds
+                                      ? json::value(*status.programs->heartbeat_age_seconds)
+                                      : json::value(nullptr)},
+        {"failed_open_frames", status.programs->failed_open_frames},
+        {"bypassed_frames", status.programs->bypassed_frames},
+        {"detail", status.programs->detail}};
   } else {
     root["programs"] = nullptr;
     if (!status.programs_error.empty()) root["programs_error"] = status.programs_error;
