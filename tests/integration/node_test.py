@@ -268,6 +268,16 @@ def plumbing_checks(node: Node, fake: str) -> None:
               f"attach killed after step {step}, {'attach, ' if step % 2 else ''}detach: node as before "
               + restored.stderr.strip() + differences(baseline, after))
 
+    node.run(fake, "attach", "--uplink", UPLINK)
+    killed = node.run(fake, "detach", env={"DSCP_GATEWAY_NODE_KILL_DURING_DETACH": "1"})
+    check(killed.returncode == -9 and addr_infos(UPLINK) == [], "detach killed with the addresses on no interface")
+    refused = node.run(fake, "attach", "--uplink", UPLINK)
+    check(refused.returncode == 1 and "interrupted" in refused.stderr, "attach after an interrupted detach: refused")
+    restored = node.run(fake, "detach")
+    after = uplink_view()
+    check(restored.returncode == 0 and after == baseline,
+          "detach killed, detach again: node as before " + restored.stderr.strip() + differences(baseline, after))
+
     missing = node.run(fake, "attach", "--uplink", "dn-nope")
     check(missing.returncode == 1 and "no such interface" in missing.stderr, "attach to a missing interface: error")
     in_ns("dn-node", "ip link add dn-bare type veth peer name dn-bare-peer")
