@@ -3,6 +3,7 @@
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
