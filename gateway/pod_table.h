@@ -51,12 +51,8 @@ class PodTable {
   uint32_t size_ = 0;
 };
 
-struct PodTableKeyHash {
-  size_t operator()(const dg_pod_key& key) const;
-};
-struct PodTableKeyEqual {
-  bool operator()(const dg_pod_key& a, const dg_pod_key& b) const;
-};
+using PodTableKeyHash = PodKeyHash;  // control/pods.h
+using PodTableKeyEqual = PodKeyEqual;
 
 // What the control plane knows about each address in the datapath table.
 struct PodDirectoryEntry {

@@ -7,8 +7,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-#include <cstdio>
 
+#include "control/log.h"
 #include "k8s-sync/json_fields.h"
 
 namespace dg::k8s {
@@ -68,9 +68,7 @@ void Reflector::RecordError(std::string message) {
   stats_.last_error_at = std::chrono::system_clock::now();
   // One line per distinct failure: a server down for an hour is not an hour of logs.
   if (message != stats_.last_error) {
-    std::fprintf(stderr, "dscp-gateway: k8s %s: %s\n", target_.resource_path.c_str(),
-                 message.c_str());
-    std::fflush(stderr);
+    DG_LOG_WARNING("k8s", "%s: %s", target_.resource_path.c_str(), message.c_str());
   }
   stats_.last_error = std::move(message);
 }
