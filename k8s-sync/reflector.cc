@@ -30,8 +30,7 @@ int64_t StatusCode(const boost::json::object& status) {
   return code != nullptr && code->is_int64() ? code->get_int64() : 0;
 }
 
-}  // namespace
-
+// "ADDED" -> kAdded, ...; false for anything else.
 bool ParseWatchEventType(std::string_view text, WatchEventType* type) {
   if (text == "ADDED") {
     *type = WatchEventType::kAdded;
@@ -44,6 +43,8 @@ bool ParseWatchEventType(std::string_view text, WatchEventType* type) {
   }
   return true;
 }
+
+}  // namespace
 
 Reflector::Reflector(boost::asio::io_context& io, KubeTransport& transport, WatchTarget target,
                      const KubernetesSettings& settings, ReflectorHandler& handler)
