@@ -5,13 +5,13 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
+#include <string_view>
 #include <tuple>
 
 #include "control/yaml_helpers.h"
@@ -21,161 +21,183 @@ namespace {
 
 constexpr uint8_t kIpv4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-// yaml-cpp throws from IsMap() on the placeholder it returns for a missing key.
-bool IsMapping(const YAML::Node& node) { return node.IsDefined() && node.IsMap(); }
-
-// Reads an optional string field; absent and null both mean "not set".
-Result<std::string> OptionalString(const YAML::Node& parent, std::string_view key,
-                                   const std::string& parent_path, const std::string& source) {
-  if (!IsMapping(parent)) return StringValue("");
-  const YAML::Node node = parent[std::string(key)];
-  if (!IsPresent(node)) return StringValue("");
-  if (!node.IsScalar()) {
-    return ConfigError{source, ChildPath(parent_path, key), "expected a string"};
-  }
-  return StringValue(node.Scalar());
+// The value at `key`, or nullptr when absent or null: both mean "not set".
+const boost::json::value* FieldAt(const boost::json::object* parent, std::string_view key) {
+  if (parent == nullptr) return nullptr;
+  const boost::json::value* value = parent->if_contains(key);
+  return value != nullptr && !value->is_null() ? value : nullptr;
 }
 
-Result<std::string> RequiredString(const YAML::Node& parent, std::string_view key,
-                                   const std::string& parent_path, const std::string& source) {
-  auto value = OptionalString(parent, key, parent_path, source);
+Result<std::string> OptionalString(const boost::json::object* parent, std::string_view key,
+                                   const std::string& parent_path) {
+  const boost::json::value* value = FieldAt(parent, key);
+  if (value == nullptr) return StringValue("");
+  if (!value->is_string()) return ConfigError{"", ChildPath(parent_path, key), "expected a string"};
+  return StringValue(std::string(value->get_string()));
+}
+
+Result<std::string> RequiredString(const boost::json::object* parent, std::string_view key,
+                                   const std::string& parent_path) {
+  auto value = OptionalString(parent, key, parent_path);
   if (value && value->empty()) {
-    return ConfigError{source, ChildPath(parent_path, key), "missing; every pod needs one"};
+    return ConfigError{"", ChildPath(parent_path, key), "missing; every pod needs one"};
   }
   return value;
 }
 
-Result<PodAddress> ParseAddressField(const YAML::Node& node, const std::string& path,
-                                     const std::string& source) {
-  if (!node.IsScalar()) return ConfigError{source, path, "expected an IP address string"};
+Result<PodAddress> ParseAddressField(const boost::json::value& value, const std::string& path) {
+  if (!value.is_string()) return ConfigError{"", path, "expected an IP address string"};
   PodAddress address;
-  address.text = node.Scalar();
+  address.text = std::string(value.get_string());
   if (!ParsePodAddress(address.text, &address.key)) {
-    return ConfigError{source, path, "\"" + address.text + "\" is not an IPv4 or IPv6 address"};
+    return ConfigError{"", path, Quoted(address.text) + " is not an IPv4 or IPv6 address"};
   }
   return address;
 }
 
 void AddUniqueAddress(std::vector<PodAddress>& addresses, PodAddress address) {
-  const bool already_listed =
-      std::any_of(addresses.begin(), addresses.end(), [&](const PodAddress& existing) {
-        return std::memcmp(existing.key.addr, address.key.addr, sizeof(address.key.addr)) == 0;
-      });
+  const bool already_listed = std::any_of(
+      addresses.begin(), addresses.end(),
+      [&](const PodAddress& existing) { return PodKeyEqual{}(existing.key, address.key); });
   if (!already_listed) addresses.push_back(std::move(address));
 }
 
 // status.podIPs lists every family of a dual-stack pod; status.podIP (the first of them) is
 // all that older clusters report.
-Result<std::vector<PodAddress>> ParsePodAddresses(const YAML::Node& status,
-                                                  const std::string& status_path,
-                                                  const std::string& source) {
+Result<std::vector<PodAddress>> ParsePodAddresses(const boost::json::object* status) {
   std::vector<PodAddress> addresses;
-  if (!IsMapping(status)) return addresses;
-
-  const YAML::Node pod_ips = status["podIPs"];
-  const std::string pod_ips_path = ChildPath(status_path, "podIPs");
-  if (IsPresent(pod_ips) && !pod_ips.IsSequence()) {
-    return ConfigError{source, pod_ips_path, "expected a list of {ip: ...}"};
+  const boost::json::value* pod_ips = FieldAt(status, "podIPs");
+  if (pod_ips != nullptr && !pod_ips->is_array()) {
+    return ConfigError{"", "status.podIPs", "expected a list of {ip: ...}"};
   }
-  if (IsPresent(pod_ips) && pod_ips.size() > 0) {
-    for (size_t index = 0; index < pod_ips.size(); ++index) {
-      const std::string entry_path = IndexPath(pod_ips_path, index);
-      const YAML::Node entry = pod_ips[index];
-      if (!entry.IsMap() || !IsPresent(entry["ip"])) {
-        return ConfigError{source, ChildPath(entry_path, "ip"), "missing"};
-      }
-      auto address = ParseAddressField(entry["ip"], ChildPath(entry_path, "ip"), source);
+  if (pod_ips != nullptr && !pod_ips->get_array().empty()) {
+    const boost::json::array& entries = pod_ips->get_array();
+    for (size_t index = 0; index < entries.size(); ++index) {
+      const std::string ip_path = ChildPath(IndexPath("status.podIPs", index), "ip");
+      const boost::json::value* ip = FieldAt(entries[index].if_object(), "ip");
+      if (ip == nullptr) return ConfigError{"", ip_path, "missing"};
+      auto address = ParseAddressField(*ip, ip_path);
       if (!address) return address.error();
       AddUniqueAddress(addresses, std::move(*address));
     }
     return addresses;
   }
-
-  const YAML::Node pod_ip = status["podIP"];
-  if (IsPresent(pod_ip)) {
-    auto address = ParseAddressField(pod_ip, ChildPath(status_path, "podIP"), source);
+  if (const boost::json::value* pod_ip = FieldAt(status, "podIP")) {
+    auto address = ParseAddressField(*pod_ip, "status.podIP");
     if (!address) return address.error();
     addresses.push_back(std::move(*address));
   }
   return addresses;
 }
 
-Result<PodRecord> ParsePod(const YAML::Node& item, const std::string& item_path,
-                           const std::string& source) {
-  if (!item.IsMap()) return ConfigError{source, item_path, "expected a Pod object"};
-  const YAML::Node kind = item["kind"];
+std::optional<ConfigError> DecodeInto(const boost::json::object& item, PodRecord& pod) {
+  const boost::json::value* kind = FieldAt(&item, "kind");
   // `kubectl get pods,svc` would mix other kinds into a List; they carry no pod IPs.
-  if (IsPresent(kind) && (!kind.IsScalar() || kind.Scalar() != "Pod")) {
-    return ConfigError{source, ChildPath(item_path, "kind"),
-                       "expected Pod; list only pods (kubectl get pods -A -o json)"};
+  if (kind != nullptr && !(kind->is_string() && kind->get_string() == "Pod")) {
+    return ConfigError{"", "kind", "expected Pod; list only pods (kubectl get pods -A -o json)"};
+  }
+  const boost::json::value* metadata_value = FieldAt(&item, "metadata");
+  const boost::json::object* metadata =
+      metadata_value != nullptr ? metadata_value->if_object() : nullptr;
+  if (metadata == nullptr) return ConfigError{"", "metadata", "missing; every pod needs metadata"};
+  for (auto [key, target, required] :
+       {std::tuple{"name", &pod.name, true}, std::tuple{"namespace", &pod.namespace_name, true},
+        std::tuple{"uid", &pod.uid, true},
+        std::tuple{"creationTimestamp", &pod.creation_timestamp, false},
+        std::tuple{"deletionTimestamp", &pod.deletion_timestamp, false}}) {
+    auto value = required ? RequiredString(metadata, key, "metadata")
+                          : OptionalString(metadata, key, "metadata");
+    if (!value) return value.error();
+    *target = std::move(*value);
   }
 
-  PodRecord pod;
-  const std::string metadata_path = ChildPath(item_path, "metadata");
-  const YAML::Node metadata = item["metadata"];
-  if (!IsMapping(metadata)) {
-    return ConfigError{source, metadata_path, "missing; every pod needs metadata"};
-  }
-  auto name = RequiredString(metadata, "name", metadata_path, source);
-  if (!name) return name.error();
-  pod.name = std::move(*name);
-  auto namespace_name = RequiredString(metadata, "namespace", metadata_path, source);
-  if (!namespace_name) return namespace_name.error();
-  pod.namespace_name = std::move(*namespace_name);
-  auto uid = OptionalString(metadata, "uid", metadata_path, source);
-  if (!uid) return uid.error();
-  pod.uid = std::move(*uid);
-  auto created = OptionalString(metadata, "creationTimestamp", metadata_path, source);
-  if (!created) return created.error();
-  pod.creation_timestamp = std::move(*created);
-  auto deleted = OptionalString(metadata, "deletionTimestamp", metadata_path, source);
-  if (!deleted) return deleted.error();
-  pod.deletion_timestamp = std::move(*deleted);
-
-  const YAML::Node spec = item["spec"];
-  if (IsMapping(spec) && IsPresent(spec["hostNetwork"])) {
-    const YAML::Node host_network = spec["hostNetwork"];
-    bool value = false;
-    if (!host_network.IsScalar() || !YAML::convert<bool>::decode(host_network, value)) {
-      return ConfigError{source, ChildPath(item_path, "spec.hostNetwork"),
-                         "expected true or false"};
+  const boost::json::value* spec = FieldAt(&item, "spec");
+  if (const boost::json::value* host_network =
+          FieldAt(spec ? spec->if_object() : nullptr, "hostNetwork")) {
+    if (!host_network->is_bool()) {
+      return ConfigError{"", "spec.hostNetwork", "expected true or false"};
     }
-    pod.host_network = value;
+    pod.host_network = host_network->get_bool();
   }
 
-  const std::string status_path = ChildPath(item_path, "status");
-  const YAML::Node status = item["status"];
-  auto phase = OptionalString(status, "phase", status_path, source);
+  const boost::json::value* status_value = FieldAt(&item, "status");
+  const boost::json::object* status = status_value ? status_value->if_object() : nullptr;
+  auto phase = OptionalString(status, "phase", "status");
   if (!phase) return phase.error();
   pod.phase = std::move(*phase);
-  auto addresses = ParsePodAddresses(status, status_path, source);
+  auto addresses = ParsePodAddresses(status);
   if (!addresses) return addresses.error();
   pod.addresses = std::move(*addresses);
-  return pod;
+  return std::nullopt;
+}
+
+// kubectl's YAML output as the JSON it stands for. A plain true/false is a boolean and a
+// plain null (or ~, or nothing) is null; every other scalar stays a string, which is all a
+// Pod's decoded fields hold.
+boost::json::value YamlToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      boost::json::object object;
+      for (const auto& entry : node) {
+        object[entry.first.IsScalar() ? entry.first.Scalar() : ""] = YamlToJson(entry.second);
+      }
+      return object;
+    }
+    case YAML::NodeType::Sequence: {
+      boost::json::array array;
+      for (const YAML::Node& element : node) array.push_back(YamlToJson(element));
+      return array;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& text = node.Scalar();
+      if (node.Tag() == "?") {
+        if (text == "true" || text == "True" || text == "TRUE") return true;
+        if (text == "false" || text == "False" || text == "FALSE") return false;
+      }
+      return boost::json::string(text);
+    }
+    default:
+      return nullptr;
+  }
+}
+
+// kubectl's JSON is read as JSON; anything else (YAML, or JSON boost.json rejects) goes
+// through yaml-cpp, whose syntax errors carry a line and column.
+Result<boost::json::value> ParseDocument(std::string_view text, const std::string& source) {
+  boost::system::error_code json_error;
+  boost::json::value document = boost::json::parse(text, json_error);
+  if (!json_error) return document;
+  auto loaded = LoadYaml(text, source);
+  if (!loaded) return loaded.error();
+  return YamlToJson(*loaded);
 }
 
 Result<std::vector<PodRecord>> ParsePodListUnchecked(std::string_view text,
                                                      const std::string& source) {
-  // kubectl's JSON is valid YAML flow syntax, so one parser serves both output formats.
-  auto loaded = LoadYaml(text, source);
-  if (!loaded) return loaded.error();
-  const YAML::Node root = *loaded;
-  if (!root.IsMap()) {
+  auto document = ParseDocument(text, source);
+  if (!document) return document.error();
+  const boost::json::object* root = document->if_object();
+  if (root == nullptr) {
     return ConfigError{source, "", "expected a PodList (kubectl get pods -A -o json)"};
   }
-  const YAML::Node kind = root["kind"];
-  if (!kind.IsDefined() || !kind.IsScalar() ||
-      (kind.Scalar() != "PodList" && kind.Scalar() != "List")) {
+  const boost::json::value* kind = root->if_contains("kind");
+  if (kind == nullptr || !kind->is_string() ||
+      (kind->get_string() != "PodList" && kind->get_string() != "List")) {
     return ConfigError{source, "kind", "expected PodList or List"};
   }
 
   std::vector<PodRecord> pods;
-  const YAML::Node items = root["items"];
-  if (!IsPresent(items)) return pods;  // An empty cluster lists "items": [] or omits it.
-  if (!items.IsSequence()) return ConfigError{source, "items", "expected a list of pods"};
-  for (size_t index = 0; index < items.size(); ++index) {
-    auto pod = ParsePod(items[index], IndexPath("items", index), source);
-    if (!pod) return pod.error();
+  const boost::json::value* items = FieldAt(root, "items");
+  if (items == nullptr) return pods;  // An empty cluster lists "items": [] or omits it.
+  if (!items->is_array()) return ConfigError{source, "items", "expected a list of pods"};
+  const boost::json::array& item_list = items->get_array();
+  pods.reserve(item_list.size());
+  for (size_t index = 0; index < item_list.size(); ++index) {
+    const std::string item_path = IndexPath("items", index);
+    const boost::json::object* item = item_list[index].if_object();
+    if (item == nullptr) return ConfigError{source, item_path, "expected a Pod object"};
+    auto pod = DecodePod(*item);
+    if (!pod) return ConfigError{source, ChildPath(item_path, pod.error().key), pod.error().reason};
     pods.push_back(std::move(*pod));
   }
   return pods;
@@ -283,6 +305,16 @@ std::array<uint8_t, 16> KeyBytes(const dg_pod_key& key) {
 
 }  // namespace
 
+Result<PodRecord> DecodePod(const boost::json::object& pod) {
+  PodRecord record;
+  if (auto error = DecodeInto(pod, record)) {
+    if (!record.namespace_name.empty())
+      error->file = "pod " + record.namespace_name + "/" + record.name;
+    return *error;
+  }
+  return record;
+}
+
 Result<std::vector<PodRecord>> ParsePodList(std::string_view text, const std::string& source) {
   return ParseGuarded(source, [&] { return ParsePodListUnchecked(text, source); });
 }
@@ -333,6 +365,15 @@ bool ParsePodAddress(std::string_view text, dg_pod_key* key) {
     return true;
   }
   return false;
+}
+
+size_t PodKeyHash::operator()(const dg_pod_key& key) const {
+  return std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(key.addr), sizeof(key.addr)));
+}
+
+bool PodKeyEqual::operator()(const dg_pod_key& a, const dg_pod_key& b) const {
+  return std::memcmp(a.addr, b.addr, sizeof(a.addr)) == 0;
 }
 
 std::string FormatPodAddress(const dg_pod_key& key) {

@@ -82,15 +82,6 @@ bool PodTable::Remove(const dg_pod_key& key) {
 
 uint32_t PodTable::Size() const { return size_; }
 
-size_t PodTableKeyHash::operator()(const dg_pod_key& key) const {
-  return std::hash<std::string_view>{}(
-      std::string_view(reinterpret_cast<const char*>(key.addr), sizeof(key.addr)));
-}
-
-bool PodTableKeyEqual::operator()(const dg_pod_key& a, const dg_pod_key& b) const {
-  return std::memcmp(a.addr, b.addr, sizeof(a.addr)) == 0;
-}
-
 PodSyncResult PodDirectory::ReplaceAll(const std::vector<PodTableEntry>& desired) {
   PodSyncResult result;
   std::vector<std::string_view> namespace_names;

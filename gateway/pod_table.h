@@ -52,12 +52,8 @@ class PodTable {
   uint32_t size_ = 0;
 };
 
-struct PodTableKeyHash {
-  size_t operator()(const dg_pod_key& key) const;
-};
-struct PodTableKeyEqual {
-  bool operator()(const dg_pod_key& a, const dg_pod_key& b) const;
-};
+using PodTableKeyHash = PodKeyHash;  // control/pods.h
+using PodTableKeyEqual = PodKeyEqual;
 
 // Control-side mirror of the datapath table. Applies a desired set by differences
 // only, so the datapath never sees an entry disappear that is still wanted.

@@ -1,80 +1,13 @@
 #include "k8s-sync/caches.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <string_view>
 
+#include "control/log.h"
 #include "k8s-sync/json_fields.h"
 
 namespace dg::k8s {
-namespace {
-
-bool AddAddress(const std::string& text, PodRecord* record) {
-  PodAddress address;
-  if (!ParsePodAddress(text, &address.key)) return false;
-  for (const PodAddress& existing : record->addresses) {
-    if (std::memcmp(existing.key.addr, address.key.addr, sizeof(address.key.addr)) == 0)
-      return true;
-  }
-  address.text = text;
-  record->addresses.push_back(std::move(address));
-  return true;
-}
-
-}  // namespace
-
-bool PodRecordFromJson(const boost::json::object& pod, PodRecord* record, std::string* problem) {
-  *record = PodRecord{};
-  const boost::json::object* metadata = ObjectAt(&pod, "metadata");
-  const boost::json::object* spec = ObjectAt(&pod, "spec");
-  const boost::json::object* status = ObjectAt(&pod, "status");
-  record->uid = StringAt(metadata, "uid");
-  record->name = StringAt(metadata, "name");
-  record->namespace_name = StringAt(metadata, "namespace");
-  record->creation_timestamp = StringAt(metadata, "creationTimestamp");
-  record->deletion_timestamp = StringAt(metadata, "deletionTimestamp");
-  if (record->uid.empty() || record->name.empty() || record->namespace_name.empty()) {
-    *problem = "pod without metadata.uid/name/namespace";
-    return false;
-  }
-  if (spec != nullptr) {
-    const boost::json::value* host_network = spec->if_contains("hostNetwork");
-    record->host_network =
-        host_network != nullptr && host_network->is_bool() && host_network->get_bool();
-  }
-  record->phase = StringAt(status, "phase");
-  if (status != nullptr) {
-    const boost::json::value* pod_ips = status->if_contains("podIPs");
-    if (pod_ips != nullptr && pod_ips->is_array()) {
-      for (const boost::json::value& entry : pod_ips->get_array()) {
-        const std::string ip = StringAt(entry.if_object(), "ip");
-        if (!ip.empty() && !AddAddress(ip, record)) {
-          *problem = record->namespace_name + "/" + record->name + ": status.podIPs: '" + ip +
-                     "' is not an IP";
-          return false;
-        }
-      }
-    }
-    const std::string pod_ip = StringAt(status, "podIP");
-    if (record->addresses.empty() && !pod_ip.empty() && !AddAddress(pod_ip, record)) {
-      *problem = record->namespace_name + "/" + record->name + ": status.podIP: '" + pod_ip +
-                 "' is not an IP";
-      return false;
-    }
-  }
-  return true;
-}
-
-size_t PodCache::KeyHash::operator()(const dg_pod_key& key) const {
-  return std::hash<std::string_view>{}(
-      std::string_view(reinterpret_cast<const char*>(key.addr), sizeof(key.addr)));
-}
-
-bool PodCache::KeyEqual::operator()(const dg_pod_key& a, const dg_pod_key& b) const {
-  return std::memcmp(a.addr, b.addr, sizeof(a.addr)) == 0;
-}
-
 void PodCache::Claim(const PodRecord& pod) {
   for (const PodAddress& address : pod.addresses) claimants_[address.key].push_back(pod.uid);
 }
@@ -99,7 +32,7 @@ void PodCache::Reconcile(const dg_pod_key& key) {
       PodRecord candidate = pods_by_uid_.at(uid);
       candidate.addresses.erase(
           std::remove_if(candidate.addresses.begin(), candidate.addresses.end(),
-                         [&](const PodAddress& a) { return !KeyEqual{}(a.key, key); }),
+                         [&](const PodAddress& a) { return !PodKeyEqual{}(a.key, key); }),
           candidate.addresses.end());
       candidates.push_back(std::move(candidate));
     }
@@ -112,19 +45,27 @@ void PodCache::Reconcile(const dg_pod_key& key) {
   sink_.Erase(key);
 }
 
-void PodCache::BeginList() { listed_.clear(); }
+void PodCache::BeginList() {
+  listed_.clear();
+  listed_rejections_ = 0;
+}
 
 void PodCache::OnListed(boost::json::object&& item) {
-  PodRecord record;
-  std::string problem;
-  if (!PodRecordFromJson(item, &record, &problem)) {
+  auto record = DecodePod(item);
+  if (!record) {
     ++rejected_objects_;
+    if (listed_rejections_++ == 0) first_listed_rejection_ = record.error().Message();
     return;
   }
-  listed_.push_back(std::move(record));
+  listed_.push_back(std::move(*record));
 }
 
 void PodCache::EndList() {
+  // One line per list, not per pod: a 150k-pod list must not flood the log.
+  if (listed_rejections_ != 0) {
+    DG_LOG_WARNING("k8s", "pods: ignored %lu listed pods; the first: %s",
+                   static_cast<unsigned long>(listed_rejections_), first_listed_rejection_.c_str());
+  }
   pods_by_uid_.clear();
   claimants_.clear();
   pods_by_uid_.reserve(listed_.size());
@@ -146,13 +87,13 @@ void PodCache::OnReplace(std::vector<boost::json::object> items) {
 
 void PodCache::OnEvent(WatchEventType type, const boost::json::object& object,
                        std::chrono::steady_clock::time_point received) {
-  PodRecord record;
-  std::string problem;
-  if (!PodRecordFromJson(object, &record, &problem)) {
+  auto decoded = DecodePod(object);
+  if (!decoded) {
     ++rejected_objects_;
-    std::fprintf(stderr, "dscp-gateway: k8s pods: ignoring event: %s\n", problem.c_str());
+    DG_LOG_WARNING("k8s", "pods: ignoring an event: %s", decoded.error().Message().c_str());
     return;
   }
+  PodRecord& record = *decoded;
   std::vector<dg_pod_key> affected;
   auto previous = pods_by_uid_.find(record.uid);
   if (previous != pods_by_uid_.end()) {
@@ -169,7 +110,7 @@ void PodCache::OnEvent(WatchEventType type, const boost::json::object& object,
   std::sort(affected.begin(), affected.end(), [](const dg_pod_key& a, const dg_pod_key& b) {
     return std::memcmp(a.addr, b.addr, sizeof(a.addr)) < 0;
   });
-  affected.erase(std::unique(affected.begin(), affected.end(), KeyEqual{}), affected.end());
+  affected.erase(std::unique(affected.begin(), affected.end(), PodKeyEqual{}), affected.end());
   for (const dg_pod_key& key : affected) Reconcile(key);
   lag_.ObserveSyncLag(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
@@ -216,8 +157,7 @@ void PrioritiesConfigMapCache::Consider(const boost::json::object& config_map) {
 
 void PrioritiesConfigMapCache::OnReplace(std::vector<boost::json::object> items) {
   if (items.empty()) {
-    std::fprintf(stderr, "dscp-gateway: k8s: %s not found; keeping the current policy\n",
-                 source_label_.c_str());
+    DG_LOG_WARNING("k8s", "%s not found; keeping the current policy", source_label_.c_str());
     return;
   }
   Consider(items.front());
@@ -226,8 +166,7 @@ void PrioritiesConfigMapCache::OnReplace(std::vector<boost::json::object> items)
 void PrioritiesConfigMapCache::OnEvent(WatchEventType type, const boost::json::object& object,
                                        std::chrono::steady_clock::time_point) {
   if (type == WatchEventType::kDeleted) {
-    std::fprintf(stderr, "dscp-gateway: k8s: %s deleted; keeping the last policy it carried\n",
-                 source_label_.c_str());
+    DG_LOG_WARNING("k8s", "%s deleted; keeping the last policy it carried", source_label_.c_str());
     return;
   }
   Consider(object);

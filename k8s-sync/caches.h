@@ -33,9 +33,6 @@ class SyncLagObserver {
   virtual void ObserveSyncLag(double seconds) = 0;
 };
 
-// Pod JSON (as the API server serves it) -> PodRecord; false if it is not a usable pod.
-bool PodRecordFromJson(const boost::json::object& pod, PodRecord* record, std::string* problem);
-
 // Pods keyed by UID. An address belongs to the live pod that claims it (the same rule as
 // BuildPodTableEntries); deleting or finishing a pod frees its addresses, and an address
 // reused by a new pod moves to it, so a stale class is never left behind.
@@ -56,12 +53,6 @@ class PodCache : public ReflectorHandler {
   uint64_t rejected_objects() const { return rejected_objects_; }
 
  private:
-  struct KeyHash {
-    size_t operator()(const dg_pod_key& key) const;
-  };
-  struct KeyEqual {
-    bool operator()(const dg_pod_key& a, const dg_pod_key& b) const;
-  };
   void Claim(const PodRecord& pod);
   void Release(const PodRecord& pod);
   void Reconcile(const dg_pod_key& key);
@@ -69,8 +60,10 @@ class PodCache : public ReflectorHandler {
   PodTableSink& sink_;
   SyncLagObserver& lag_;
   std::unordered_map<std::string, PodRecord> pods_by_uid_;
-  std::unordered_map<dg_pod_key, std::vector<std::string>, KeyHash, KeyEqual> claimants_;
-  std::vector<PodRecord> listed_;  // the list in progress
+  std::unordered_map<dg_pod_key, std::vector<std::string>, PodKeyHash, PodKeyEqual> claimants_;
+  std::vector<PodRecord> listed_;   // the list in progress
+  uint64_t listed_rejections_ = 0;  // in the list in progress
+  std::string first_listed_rejection_;
   uint64_t rejected_objects_ = 0;
 };
 

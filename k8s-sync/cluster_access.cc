@@ -22,6 +22,10 @@ Result<T> Error(std::string file, std::string key, std::string reason) {
                    ConfigError{std::move(file), std::move(key), std::move(reason)});
 }
 
+Result<ClusterAccess> Failure(ConfigError error) {
+  return Result<ClusterAccess>(boost::system::in_place_error, std::move(error));
+}
+
 std::string Trim(std::string_view text) {
   const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
   while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
@@ -105,24 +109,28 @@ struct KubeconfigReader {
     return Result<std::string>(boost::system::in_place_value, std::move(*decoded));
   }
 
-  // The entry of the named list (`clusters`, `users`, `contexts`) called `name`; its index
-  // goes to `index`.
-  Result<YAML::Node> Named(const YAML::Node& root, const char* list, const std::string& name,
-                           const char* what, std::size_t* index) const {
+  struct NamedEntry {
+    YAML::Node node;  // e.g. the `cluster` map of the clusters entry
+    std::string key;  // its path for messages: "clusters[1].cluster"
+  };
+
+  // In the list `list` (`clusters`, `users`, `contexts`), the `field` of the entry called
+  // `name`.
+  Result<NamedEntry> Named(const YAML::Node& root, const char* list, const char* field,
+                           const std::string& name) const {
     const YAML::Node entries = Child(root, list);
     if (entries.IsDefined() && !entries.IsNull() && !entries.IsSequence()) {
-      return Error<YAML::Node>(path, list, "expected a list");
+      return Error<NamedEntry>(path, list, "expected a list");
     }
     if (entries.IsSequence()) {
       for (std::size_t i = 0; i < entries.size(); ++i) {
         const YAML::Node entry_name = Child(entries[i], "name");
         if (entry_name.IsScalar() && entry_name.Scalar() == name) {
-          *index = i;
-          return Result<YAML::Node>(boost::system::in_place_value, entries[i]);
+          return NamedEntry{Child(entries[i], field), IndexPath(list, i) + "." + field};
         }
       }
     }
-    return Error<YAML::Node>(path, list, std::string("no ") + what + " named \"" + name + "\"");
+    return Error<NamedEntry>(path, list, std::string("no ") + field + " named \"" + name + "\"");
   }
 
   Result<ClusterAccess> Read(const YAML::Node& root, const std::string& requested_context) const {
@@ -134,7 +142,7 @@ struct KubeconfigReader {
       const YAML::Node current = Child(root, "current-context");
       if (current.IsDefined() && !current.IsNull()) {
         auto name = String(current, "current-context");
-        if (!name) return Result<ClusterAccess>(boost::system::in_place_error, name.error());
+        if (!name) return Failure(name.error());
         context_name = *name;
       }
       if (context_name.empty()) {
@@ -142,13 +150,9 @@ struct KubeconfigReader {
                                     "is not set; name a context explicitly");
       }
     }
-    std::size_t context_index = 0;
-    auto context_entry = Named(root, "contexts", context_name, "context", &context_index);
-    if (!context_entry) {
-      return Result<ClusterAccess>(boost::system::in_place_error, context_entry.error());
-    }
-    const std::string context_key = "contexts[" + std::to_string(context_index) + "].context";
-    const YAML::Node context = Child(*context_entry, "context");
+    auto context_entry = Named(root, "contexts", "context", context_name);
+    if (!context_entry) return Failure(context_entry.error());
+    const auto& [context, context_key] = *context_entry;
     if (!context.IsMap()) return Error<ClusterAccess>(path, context_key, "expected a map");
 
     // Cluster: where the server is and how to trust it.
@@ -157,13 +161,9 @@ struct KubeconfigReader {
       return Error<ClusterAccess>(path, context_key + ".cluster",
                                   "missing; expected a cluster name");
     }
-    std::size_t cluster_index = 0;
-    auto cluster_entry = Named(root, "clusters", cluster_ref.Scalar(), "cluster", &cluster_index);
-    if (!cluster_entry) {
-      return Result<ClusterAccess>(boost::system::in_place_error, cluster_entry.error());
-    }
-    const std::string cluster_key = "clusters[" + std::to_string(cluster_index) + "].cluster";
-    const YAML::Node cluster = Child(*cluster_entry, "cluster");
+    auto cluster_entry = Named(root, "clusters", "cluster", cluster_ref.Scalar());
+    if (!cluster_entry) return Failure(cluster_entry.error());
+    const auto& [cluster, cluster_key] = *cluster_entry;
     if (!cluster.IsMap()) return Error<ClusterAccess>(path, cluster_key, "expected a map");
 
     const YAML::Node server = Child(cluster, "server");
@@ -176,11 +176,11 @@ struct KubeconfigReader {
     // Each -data field takes precedence over its file counterpart, as in client-go.
     if (const YAML::Node data = Child(cluster, "certificate-authority-data"); data.IsDefined()) {
       auto pem = Base64(data, cluster_key + ".certificate-authority-data");
-      if (!pem) return Result<ClusterAccess>(boost::system::in_place_error, pem.error());
+      if (!pem) return Failure(pem.error());
       access.ca_data = std::move(*pem);
     } else if (const YAML::Node file = Child(cluster, "certificate-authority"); file.IsDefined()) {
       auto ca_file = FilePath(file, cluster_key + ".certificate-authority");
-      if (!ca_file) return Result<ClusterAccess>(boost::system::in_place_error, ca_file.error());
+      if (!ca_file) return Failure(ca_file.error());
       access.ca_file = std::move(*ca_file);
     }
     if (const YAML::Node insecure = Child(cluster, "insecure-skip-tls-verify");
@@ -202,12 +202,9 @@ struct KubeconfigReader {
     if (!user_ref.IsScalar()) {
       return Error<ClusterAccess>(path, context_key + ".user", "expected a user name");
     }
-    std::size_t user_index = 0;
-    auto user_entry = Named(root, "users", user_ref.Scalar(), "user", &user_index);
-    if (!user_entry)
-      return Result<ClusterAccess>(boost::system::in_place_error, user_entry.error());
-    const std::string user_key = "users[" + std::to_string(user_index) + "].user";
-    const YAML::Node user = Child(*user_entry, "user");
+    auto user_entry = Named(root, "users", "user", user_ref.Scalar());
+    if (!user_entry) return Failure(user_entry.error());
+    const auto& [user, user_key] = *user_entry;
     if (user.IsNull() || !user.IsDefined()) {
       return Result<ClusterAccess>(boost::system::in_place_value, std::move(access));
     }
@@ -229,12 +226,12 @@ struct KubeconfigReader {
 
     if (const YAML::Node token = Child(user, "token"); token.IsDefined()) {
       auto value = String(token, user_key + ".token");
-      if (!value) return Result<ClusterAccess>(boost::system::in_place_error, value.error());
+      if (!value) return Failure(value.error());
       access.token = Trim(*value);
     }
     if (const YAML::Node token_file = Child(user, "tokenFile"); token_file.IsDefined()) {
       auto value = FilePath(token_file, user_key + ".tokenFile");
-      if (!value) return Result<ClusterAccess>(boost::system::in_place_error, value.error());
+      if (!value) return Failure(value.error());
       access.token_file = std::move(*value);
     }
 
@@ -252,11 +249,11 @@ struct KubeconfigReader {
     for (const PemField& field : fields) {
       if (const YAML::Node data = Child(user, field.data_key); data.IsDefined()) {
         auto pem = Base64(data, user_key + "." + field.data_key);
-        if (!pem) return Result<ClusterAccess>(boost::system::in_place_error, pem.error());
+        if (!pem) return Failure(pem.error());
         *field.data = std::move(*pem);
       } else if (const YAML::Node file = Child(user, field.file_key); file.IsDefined()) {
         auto value = FilePath(file, user_key + "." + field.file_key);
-        if (!value) return Result<ClusterAccess>(boost::system::in_place_error, value.error());
+        if (!value) return Failure(value.error());
         *field.file = std::move(*value);
       }
     }
@@ -315,9 +312,9 @@ Result<ClusterAccess> InClusterAccess(const std::string& service_account_dir) {
 
 Result<ClusterAccess> KubeconfigAccess(const std::string& path, const std::string& context) {
   auto text = ReadTextFile(path);
-  if (!text) return Result<ClusterAccess>(boost::system::in_place_error, text.error());
+  if (!text) return Failure(text.error());
   auto loaded = LoadYaml(*text, path);
-  if (!loaded) return Result<ClusterAccess>(boost::system::in_place_error, loaded.error());
+  if (!loaded) return Failure(loaded.error());
   const YAML::Node root = *loaded;
   if (!root.IsMap()) return Error<ClusterAccess>(path, "", "expected a kubeconfig (a YAML map)");
   KubeconfigReader reader{path, std::filesystem::path(path).parent_path()};

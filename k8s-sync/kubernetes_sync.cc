@@ -7,29 +7,28 @@ KubernetesSync::KubernetesSync(boost::asio::io_context& io, KubeTransport& trans
                                SyncLagObserver& lag, NamespaceLabelCache::Publish publish_labels,
                                PrioritiesConfigMapCache::Apply apply_priorities)
     : transport_(transport),
-      settings_(settings),
       pod_cache_(pods, lag),
-      namespace_cache_(settings_.namespace_class_label, std::move(publish_labels)),
+      namespace_cache_(settings.namespace_class_label, std::move(publish_labels)),
       config_map_cache_(
-          "ConfigMap " + settings_.config_map_namespace + "/" + settings_.config_map_name,
+          "ConfigMap " + settings.config_map_namespace + "/" + settings.config_map_name,
           std::move(apply_priorities)) {
   WatchTarget pods_target{"/api/v1/pods", "", ""};
   // A node's pods, unless all were asked for (ResolveKubernetesSettings ensures one of them).
-  if (!settings_.all_pods) pods_target.field_selector = "spec.nodeName=" + settings_.node_name;
+  if (!settings.all_pods) pods_target.field_selector = "spec.nodeName=" + settings.node_name;
   pod_reflector_ =
-      std::make_unique<Reflector>(io, transport_, std::move(pods_target), settings_, pod_cache_);
-  if (!settings_.namespace_class_label.empty()) {
+      std::make_unique<Reflector>(io, transport_, std::move(pods_target), settings, pod_cache_);
+  if (!settings.namespace_class_label.empty()) {
     // Only labelled namespaces.
-    WatchTarget namespaces_target{"/api/v1/namespaces", "", settings_.namespace_class_label};
+    WatchTarget namespaces_target{"/api/v1/namespaces", "", settings.namespace_class_label};
     namespace_reflector_ = std::make_unique<Reflector>(io, transport_, std::move(namespaces_target),
-                                                       settings_, namespace_cache_);
+                                                       settings, namespace_cache_);
   }
-  if (!settings_.config_map_name.empty()) {
+  if (!settings.config_map_name.empty()) {
     WatchTarget config_map_target{
-        "/api/v1/namespaces/" + settings_.config_map_namespace + "/configmaps",
-        "metadata.name=" + settings_.config_map_name, ""};
+        "/api/v1/namespaces/" + settings.config_map_namespace + "/configmaps",
+        "metadata.name=" + settings.config_map_name, ""};
     config_map_reflector_ = std::make_unique<Reflector>(
-        io, transport_, std::move(config_map_target), settings_, config_map_cache_);
+        io, transport_, std::move(config_map_target), settings, config_map_cache_);
   }
 }
 

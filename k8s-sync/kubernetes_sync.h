@@ -28,11 +28,9 @@ class KubernetesSync {
   const Reflector* config_map() const { return config_map_reflector_.get(); }
   const PodCache& pod_cache() const { return pod_cache_; }
   const KubeTransport& transport() const { return transport_; }
-  const KubernetesSettings& settings() const { return settings_; }
 
  private:
   KubeTransport& transport_;
-  KubernetesSettings settings_;
   PodCache pod_cache_;
   NamespaceLabelCache namespace_cache_;
   PrioritiesConfigMapCache config_map_cache_;

@@ -7,8 +7,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-#include <cstdio>
 
+#include "control/log.h"
 #include "k8s-sync/json_fields.h"
 
 namespace dg::k8s {
@@ -30,8 +30,7 @@ int64_t StatusCode(const boost::json::object& status) {
   return code != nullptr && code->is_int64() ? code->get_int64() : 0;
 }
 
-}  // namespace
-
+// "ADDED" -> kAdded, ...; false for anything else.
 bool ParseWatchEventType(std::string_view text, WatchEventType* type) {
   if (text == "ADDED") {
     *type = WatchEventType::kAdded;
@@ -44,6 +43,8 @@ bool ParseWatchEventType(std::string_view text, WatchEventType* type) {
   }
   return true;
 }
+
+}  // namespace
 
 Reflector::Reflector(boost::asio::io_context& io, KubeTransport& transport, WatchTarget target,
                      const KubernetesSettings& settings, ReflectorHandler& handler)
@@ -68,9 +69,7 @@ void Reflector::RecordError(std::string message) {
   stats_.last_error_at = std::chrono::system_clock::now();
   // One line per distinct failure: a server down for an hour is not an hour of logs.
   if (message != stats_.last_error) {
-    std::fprintf(stderr, "dscp-gateway: k8s %s: %s\n", target_.resource_path.c_str(),
-                 message.c_str());
-    std::fflush(stderr);
+    DG_LOG_WARNING("k8s", "%s: %s", target_.resource_path.c_str(), message.c_str());
   }
   stats_.last_error = std::move(message);
 }

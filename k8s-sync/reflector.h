@@ -101,7 +101,4 @@ class Reflector {
   boost::asio::steady_timer backoff_timer_;
 };
 
-// "ADDED" -> kAdded, ...; false for anything else.
-bool ParseWatchEventType(std::string_view text, WatchEventType* type);
-
 }  // namespace dg::k8s

@@ -149,18 +149,18 @@ class PodCacheTest : public ::testing::Test {
 };
 
 // ---------------------------------------------------------------------------------------
-// PodRecordFromJson
+// DecodePod, as the watch uses it
 
-TEST(PodRecordFromJsonTest, ReadsMetadataSpecStatusAndDualStackPodIps) {
+TEST(DecodePodTest, ReadsMetadataSpecStatusAndDualStackPodIps) {
   PodSpec spec = Pod("uid-1", "team-a", {"10.244.1.17", "fd00:10:244:1::17"});
   spec.name = "web-0";
   spec.creation_timestamp = "2024-05-13T07:05:51Z";
   spec.deletion_timestamp = "2024-05-13T08:00:00Z";
   spec.host_network = true;
   spec.phase = "Pending";
-  PodRecord record;
-  std::string problem;
-  ASSERT_TRUE(PodRecordFromJson(PodObject(spec), &record, &problem)) << problem;
+  auto decoded = DecodePod(PodObject(spec));
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().Message();
+  const PodRecord& record = *decoded;
   EXPECT_EQ(record.uid, "uid-1");
   EXPECT_EQ(record.name, "web-0");
   EXPECT_EQ(record.namespace_name, "team-a");
@@ -175,12 +175,12 @@ TEST(PodRecordFromJsonTest, ReadsMetadataSpecStatusAndDualStackPodIps) {
   EXPECT_EQ(FormatPodAddress(record.addresses[1].key), "fd00:10:244:1::17");
 }
 
-TEST(PodRecordFromJsonTest, FallsBackToPodIpWithoutPodIps) {
+TEST(DecodePodTest, FallsBackToPodIpWithoutPodIps) {
   PodSpec spec = Pod("uid-1", "team-a", {});
   spec.pod_ip = "10.244.2.9";
-  PodRecord record;
-  std::string problem;
-  ASSERT_TRUE(PodRecordFromJson(PodObject(spec), &record, &problem)) << problem;
+  auto decoded = DecodePod(PodObject(spec));
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().Message();
+  const PodRecord& record = *decoded;
   EXPECT_FALSE(record.host_network);
   EXPECT_EQ(record.phase, "Running");
   EXPECT_TRUE(record.deletion_timestamp.empty());
@@ -188,37 +188,35 @@ TEST(PodRecordFromJsonTest, FallsBackToPodIpWithoutPodIps) {
   EXPECT_EQ(record.addresses[0].text, "10.244.2.9");
 }
 
-TEST(PodRecordFromJsonTest, PendingPodWithoutAddressesIsAccepted) {
+TEST(DecodePodTest, PendingPodWithoutAddressesIsAccepted) {
   PodSpec spec = Pod("uid-1", "team-a", {});
   spec.phase = "Pending";
-  PodRecord record;
-  std::string problem;
-  ASSERT_TRUE(PodRecordFromJson(PodObject(spec), &record, &problem)) << problem;
+  auto decoded = DecodePod(PodObject(spec));
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().Message();
+  const PodRecord& record = *decoded;
   EXPECT_THAT(record.addresses, IsEmpty());
 }
 
-TEST(PodRecordFromJsonTest, RejectsMissingUid) {
+TEST(DecodePodTest, RejectsMissingUid) {
   PodSpec spec = Pod("", "team-a", {"10.0.0.1"});
   spec.name = "web-0";
-  PodRecord record;
-  std::string problem;
-  EXPECT_FALSE(PodRecordFromJson(PodObject(spec), &record, &problem));
-  EXPECT_THAT(problem, HasSubstr("uid"));
+  auto decoded = DecodePod(PodObject(spec));
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_THAT(decoded.error().Message(), HasSubstr("uid"));
 }
 
-TEST(PodRecordFromJsonTest, RejectsBadIpNamingIt) {
+TEST(DecodePodTest, RejectsBadIpNamingIt) {
   PodSpec spec = Pod("uid-1", "team-a", {"10.0.0.1", "10.0.0.300"});
   spec.name = "web-0";
-  PodRecord record;
-  std::string problem;
-  EXPECT_FALSE(PodRecordFromJson(PodObject(spec), &record, &problem));
-  EXPECT_THAT(problem, AllOf(HasSubstr("10.0.0.300"), HasSubstr("team-a/web-0")));
+  auto decoded = DecodePod(PodObject(spec));
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_THAT(decoded.error().Message(), AllOf(HasSubstr("10.0.0.300"), HasSubstr("team-a/web-0")));
 
   PodSpec single = Pod("uid-2", "team-a", {});
   single.pod_ip = "not-an-ip";
-  problem.clear();
-  EXPECT_FALSE(PodRecordFromJson(PodObject(single), &record, &problem));
-  EXPECT_THAT(problem, HasSubstr("not-an-ip"));
+  auto single_decoded = DecodePod(PodObject(single));
+  ASSERT_FALSE(single_decoded.has_value());
+  EXPECT_THAT(single_decoded.error().Message(), HasSubstr("not-an-ip"));
 }
 
 // ---------------------------------------------------------------------------------------

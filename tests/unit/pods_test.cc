@@ -168,7 +168,7 @@ TEST(ParsePodListTest, KeepsPendingPodWithoutAddresses) {
 
 TEST(ParsePodListTest, FallsBackToPodIpWithoutPodIps) {
   const std::vector<PodRecord> pods = ParseOrFail(
-      "kind: PodList\nitems:\n- metadata: {name: a, namespace: n}\n"
+      "kind: PodList\nitems:\n- metadata: {name: a, namespace: n, uid: uid-a}\n"
       "  status: {phase: Running, podIP: 'fd00::5'}\n");
   ASSERT_EQ(pods.size(), 1u);
   ASSERT_EQ(pods[0].addresses.size(), 1u);
@@ -177,7 +177,7 @@ TEST(ParsePodListTest, FallsBackToPodIpWithoutPodIps) {
 
 TEST(ParsePodListTest, PodIpsTakePrecedenceOverPodIp) {
   const std::vector<PodRecord> pods = ParseOrFail(
-      "kind: PodList\nitems:\n- metadata: {name: a, namespace: n}\n"
+      "kind: PodList\nitems:\n- metadata: {name: a, namespace: n, uid: uid-a}\n"
       "  status: {podIP: 10.0.0.1, podIPs: [{ip: 10.0.0.2}]}\n");
   ASSERT_EQ(pods.size(), 1u);
   ASSERT_EQ(pods[0].addresses.size(), 1u);
@@ -186,7 +186,7 @@ TEST(ParsePodListTest, PodIpsTakePrecedenceOverPodIp) {
 
 TEST(ParsePodListTest, ListsEachAddressOfAPodOnce) {
   const std::vector<PodRecord> pods = ParseOrFail(
-      "kind: PodList\nitems:\n- metadata: {name: a, namespace: n}\n"
+      "kind: PodList\nitems:\n- metadata: {name: a, namespace: n, uid: uid-a}\n"
       "  status: {podIPs: [{ip: 10.0.0.2}, {ip: 10.0.0.2}]}\n");
   ASSERT_EQ(pods.size(), 1u);
   EXPECT_EQ(pods[0].addresses.size(), 1u);
@@ -218,8 +218,8 @@ TEST_P(InvalidPodListTest, IsRejectedAtTheKey) {
 
 constexpr char kTwoGoodPods[] =
     "kind: List\nitems:\n"
-    "- metadata: {name: a, namespace: n}\n  status: {podIPs: [{ip: 10.0.0.1}]}\n"
-    "- metadata: {name: b, namespace: n}\n  status: {podIPs: [{ip: 10.0.0.2}, ";
+    "- metadata: {name: a, namespace: n, uid: uid-a}\n  status: {podIPs: [{ip: 10.0.0.1}]}\n"
+    "- metadata: {name: b, namespace: n, uid: uid-b}\n  status: {podIPs: [{ip: 10.0.0.2}, ";
 
 INSTANTIATE_TEST_SUITE_P(
     Rejections, InvalidPodListTest,
@@ -237,20 +237,23 @@ INSTANTIATE_TEST_SUITE_P(
                        "items[0].metadata.namespace", "missing"},
         InvalidPodList{"MissingName", "kind: List\nitems:\n- metadata: {namespace: a}\n",
                        "items[0].metadata.name", "missing"},
+        // kubectl always lists uids; the watch follows pods by them, so both paths need one.
+        InvalidPodList{"MissingUid", "kind: List\nitems:\n- metadata: {name: a, namespace: n}\n",
+                       "items[0].metadata.uid", "missing"},
         InvalidPodList{"BadSecondPodIp", std::string(kTwoGoodPods) + "{ip: 10.0.0.300}]}\n",
                        "items[1].status.podIPs[1].ip", "\"10.0.0.300\" is not an IPv4 or IPv6"},
         InvalidPodList{"PodIpsEntryWithoutIp", std::string(kTwoGoodPods) + "{}]}\n",
                        "items[1].status.podIPs[1].ip", "missing"},
         InvalidPodList{"BadPodIp",
-                       "kind: List\nitems:\n- metadata: {name: a, namespace: n}\n"
+                       "kind: List\nitems:\n- metadata: {name: a, namespace: n, uid: uid-a}\n"
                        "  status: {podIP: not-an-ip}\n",
                        "items[0].status.podIP", "not an IPv4 or IPv6"},
         InvalidPodList{"PodIpWithPrefixLength",
-                       "kind: List\nitems:\n- metadata: {name: a, namespace: n}\n"
+                       "kind: List\nitems:\n- metadata: {name: a, namespace: n, uid: uid-a}\n"
                        "  status: {podIP: 10.0.0.1/24}\n",
                        "items[0].status.podIP", "not an IPv4 or IPv6"},
         InvalidPodList{"BadHostNetwork",
-                       "kind: List\nitems:\n- metadata: {name: a, namespace: n}\n"
+                       "kind: List\nitems:\n- metadata: {name: a, namespace: n, uid: uid-a}\n"
                        "  spec: {hostNetwork: maybe}\n",
                        "items[0].spec.hostNetwork", "true or false"}),
     [](const auto& info) { return info.param.label; });
