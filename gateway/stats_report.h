@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "gateway/counters.h"
-#include "gateway/policy_snapshot.h"
+#include "gateway/policy_publisher.h"
 
 namespace dg {
 
