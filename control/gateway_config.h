@@ -33,8 +33,8 @@ struct GatewayConfig {
 
   std::string rest_listen = kDefaultRestListen;
 
-  uint32_t burst_size = 32;          // packets per rx/tx burst, 1..256
-  uint32_t mbufs = 16383;            // mempool size (per gateway)
+  uint32_t burst_size = 32;                        // packets per rx/tx burst, 1..256
+  uint32_t mbufs = 16383;                          // mempool size (per gateway)
   uint32_t pod_table_size = kDefaultPodTableSize;  // pod addresses the datapath table holds
 
   // Live sync from the Kubernetes API (k8s-sync/). Off: the static files are the policy.

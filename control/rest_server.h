@@ -24,8 +24,8 @@ struct HttpResponse {
 using RouteHandler = std::function<HttpResponse()>;
 
 struct RestServerOptions {
-  std::string listen;  // host:port, [v6]:port; port 0 picks a free one
-  size_t max_connections = 64;            // further connections are accepted and closed at once
+  std::string listen;           // host:port, [v6]:port; port 0 picks a free one
+  size_t max_connections = 64;  // further connections are accepted and closed at once
   std::chrono::milliseconds idle_timeout{10000};  // per request: headers must arrive in time
   uint32_t header_limit_bytes = 8192;             // larger request head -> 431
   uint32_t body_limit_bytes = 0;                  // GET has no body; any body -> 413

@@ -54,8 +54,8 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
   if (!eal) return Fail(eal.error().Message());
   int exit_code = 0;
   {
-    auto datapath = BuildDatapath(inputs, options.vxlan_ports, options.geneve_ports,
-                                  kDefaultPodTableSize);
+    auto datapath =
+        BuildDatapath(inputs, options.vxlan_ports, options.geneve_ports, kDefaultPodTableSize);
     if (!datapath) return Fail(datapath.error().Message());
     rte_mempool* pool = rte_pktmbuf_pool_create("dg_mbufs", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                                 static_cast<int>(rte_socket_id()));
