@@ -59,7 +59,7 @@ std::vector<std::pair<std::string, RouteHandler>> ControlPlane::Routes() {
   };
 }
 
-Result<boost::asio::ip::tcp::endpoint> ControlPlane::Start() {
+EnvResult<boost::asio::ip::tcp::endpoint> ControlPlane::Start() {
   RestServerOptions options;
   options.listen = config_.rest_listen;
   rest_ = std::make_unique<RestServer>(io_, options);

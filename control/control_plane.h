@@ -46,7 +46,7 @@ class ControlPlane {
 
   // Starts REST, Kubernetes sync, signal handling (SIGINT/SIGTERM stop, SIGHUP reloads)
   // and the tick. Returns the REST endpoint bound.
-  Result<boost::asio::ip::tcp::endpoint> Start();
+  EnvResult<boost::asio::ip::tcp::endpoint> Start();
   void Stop();
 
   // Live sync from the API server. Call before Start(); the static files stay the

@@ -15,9 +15,14 @@
 #include <tuple>
 
 #include "control/policy.h"
+#include "control/rest_server.h"
 #include "control/yaml_helpers.h"
 
 namespace dg {
+
+std::string DefaultRestListen() {
+  return std::string(kDefaultRestHost) + ":" + std::to_string(kDefaultRestPort);
+}
 namespace {
 
 constexpr uint64_t kMinQueueDepth = 1;
@@ -292,45 +297,14 @@ class GatewayConfigParser {
     return std::nullopt;
   }
 
-  // host:port, with an IPv6 host in brackets ("[::1]:9470") as in URLs.
-  std::optional<std::string> ListenAddressProblem(std::string_view listen) const {
-    std::string_view host;
-    std::string_view port;
-    if (listen.starts_with('[')) {
-      const size_t close = listen.find(']');
-      if (close == std::string_view::npos || close + 1 >= listen.size() ||
-          listen[close + 1] != ':') {
-        return "expected [ipv6]:port";
-      }
-      host = listen.substr(1, close - 1);
-      port = listen.substr(close + 2);
-    } else {
-      const size_t colon = listen.rfind(':');
-      if (colon == std::string_view::npos) return "missing :port";
-      host = listen.substr(0, colon);
-      port = listen.substr(colon + 1);
-      if (host.find(':') != std::string_view::npos) {
-        return "an IPv6 host must be written in brackets, e.g. [::1]:9470";
-      }
-    }
-    if (host.empty()) return "missing host; use 0.0.0.0 to listen on every address";
-    if (port.empty() || port.size() > 5 ||
-        port.find_first_not_of("0123456789") != std::string_view::npos) {
-      return "port must be a number 0-65535 (0: any free port)";
-    }
-    const unsigned long number = std::stoul(std::string(port));
-    if (number > kMaxPort) return "port must be a number 0-65535 (0: any free port)";
-    return std::nullopt;
-  }
-
   SectionError ParseRest(const YAML::Node& root, GatewayConfig& config) const {
     const auto rest = Section(root, "rest", {"listen"});
     if (!rest) return rest.error();
     if (!rest->IsDefined() || !IsPresent((*rest)["listen"])) return std::nullopt;
     auto listen = String((*rest)["listen"], "rest.listen");
     if (!listen) return listen.error();
-    if (auto problem = ListenAddressProblem(*listen)) {
-      return Error("rest.listen", Quoted(*listen) + ": " + *problem);
+    if (auto endpoint = ParseListenAddress(*listen); !endpoint) {
+      return Error("rest.listen", endpoint.error().reason);
     }
     config.rest_listen = std::move(*listen);
     return std::nullopt;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "control/result.h"
+#include "dscp_gateway_abi.h"
 
 namespace dg {
 
@@ -34,6 +35,13 @@ struct KubernetesSettings {
   uint64_t random_seed = 0;  // 0: from std::random_device
 };
 
+// Defaults with more than one user, declared once. The REST address is also dscpctl's
+// default endpoint.
+inline constexpr const char* kDefaultRestHost = "127.0.0.1";
+inline constexpr uint16_t kDefaultRestPort = 9470;
+std::string DefaultRestListen();  // kDefaultRestHost:kDefaultRestPort
+inline constexpr uint32_t kDefaultPodTableSize = 262144;
+
 struct GatewayConfig {
   std::vector<std::string> eal_args;        // passed to rte_eal_init after argv[0]
   std::string kernel_port = "net_af_xdp0";  // DPDK device name of the kernel-facing leg
@@ -48,14 +56,14 @@ struct GatewayConfig {
   std::string priorities_path;  // empty: DefaultPriorityPolicy()
   std::string pods_path;        // empty: empty pod table
 
-  std::vector<uint16_t> vxlan_ports = {4789, 8472};
-  std::vector<uint16_t> geneve_ports = {6081};
+  std::vector<uint16_t> vxlan_ports = {DG_VXLAN_PORT_IANA, DG_VXLAN_PORT_LINUX};
+  std::vector<uint16_t> geneve_ports = {DG_GENEVE_PORT};
 
-  std::string rest_listen = "127.0.0.1:9470";
+  std::string rest_listen = DefaultRestListen();
 
-  uint32_t burst_size = 32;          // packets per rx/tx burst, 1..256
-  uint32_t mbufs = 16383;            // mempool size (per gateway)
-  uint32_t pod_table_size = 262144;  // pod addresses the datapath table holds
+  uint32_t burst_size = 32;                        // packets per rx/tx burst, 1..256
+  uint32_t mbufs = 16383;                          // mempool size (per gateway)
+  uint32_t pod_table_size = kDefaultPodTableSize;  // pod addresses the datapath table holds
 
   KubernetesSettings kubernetes;
 

@@ -100,8 +100,8 @@ void PolicySources::Reject(const ConfigError& error, const std::string& source,
   status_.last_error = error.Message();
   status_.last_error_source = source;
   status_.last_error_at = wall_clock_();
-  DG_LOG_ERROR("policy", "policy reload (%s) rejected, previous policy stays: %s", trigger,
-               status_.last_error.c_str());
+  DG_LOG_WARNING("policy", "policy reload (%s) rejected, previous policy stays: %s", trigger,
+                 status_.last_error.c_str());
 }
 
 void PolicySources::ClearError(const std::string& source) {

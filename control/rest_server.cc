@@ -9,11 +9,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <exception>
-#include <iostream>
 #include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "control/log.h"
 
 namespace dg {
 namespace {
@@ -37,6 +38,11 @@ constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 Result<tcp::endpoint> ListenError(std::string reason) {
   return Result<tcp::endpoint>(boost::system::in_place_error,
                                ConfigError{"", "rest.listen", std::move(reason)});
+}
+
+EnvResult<tcp::endpoint> CannotListen(const std::string& listen, std::string reason) {
+  return EnvResult<tcp::endpoint>(boost::system::in_place_error,
+                                  EnvironmentError{"listen on " + listen, std::move(reason)});
 }
 
 // A JSON string literal. Bytes >= 0x80 are escaped one by one (as Latin-1), so the output
@@ -123,7 +129,8 @@ Reply CallHandler(std::string_view path, const RouteHandler& handler) {
   } catch (...) {
     problem = "threw a non-standard exception";
   }
-  std::cerr << "rest: handler for " << path << " " << problem << "\n";
+  DG_LOG_ERROR("rest", "handler for %.*s %s", static_cast<int>(path.size()), path.data(),
+               problem.c_str());
   return ErrorReply(500, JsonError("internal error"));
 }
 
@@ -327,18 +334,18 @@ void RestServer::AddRoute(const std::string& path, RouteHandler handler) {
   impl_->state->routes[path] = std::move(handler);
 }
 
-Result<tcp::endpoint> RestServer::Start() {
+EnvResult<tcp::endpoint> RestServer::Start() {
   const std::shared_ptr<ServerState>& state = impl_->state;
   const std::string& listen = state->options.listen;
-  if (state->acceptor.is_open()) return ListenError(listen + ": already listening");
+  if (state->acceptor.is_open()) return CannotListen(listen, "already listening");
   auto endpoint = ParseListenAddress(listen);
-  if (!endpoint) return endpoint;
+  if (!endpoint) return CannotListen(listen, endpoint.error().reason);
 
   beast::error_code error;
   auto fail = [&] {
     beast::error_code ignored;
     state->acceptor.close(ignored);
-    return ListenError(listen + ": " + error.message());
+    return CannotListen(listen, error.message());
   };
   state->acceptor.open(endpoint->protocol(), error);
   if (error) return fail();
@@ -353,7 +360,7 @@ Result<tcp::endpoint> RestServer::Start() {
 
   state->accepting = true;
   Accept(state);
-  return Result<tcp::endpoint>(boost::system::in_place_value, bound);
+  return EnvResult<tcp::endpoint>(boost::system::in_place_value, bound);
 }
 
 void RestServer::Stop() {
@@ -387,10 +394,6 @@ RestServerStats RestServer::stats() const {
   stats.timeouts = counters.timeouts;
   stats.connections_open = counters.connections_open;
   return stats;
-}
-
-std::string DefaultRestListen() {
-  return std::string(kDefaultRestHost) + ":" + std::to_string(kDefaultRestPort);
 }
 
 Result<tcp::endpoint> ParseListenAddress(const std::string& listen) {

@@ -23,15 +23,9 @@ struct HttpResponse {
 
 using RouteHandler = std::function<HttpResponse()>;
 
-// Where the REST API listens unless configured otherwise; dscpctl's default endpoint.
-inline constexpr const char* kDefaultRestHost = "127.0.0.1";
-inline constexpr uint16_t kDefaultRestPort = 9470;
-
-std::string DefaultRestListen();  // kDefaultRestHost:kDefaultRestPort
-
 struct RestServerOptions {
-  std::string listen = DefaultRestListen();  // host:port, [v6]:port; port 0 picks a free one
-  size_t max_connections = 64;               // further connections are accepted and closed at once
+  std::string listen;           // host:port, [v6]:port; port 0 picks a free one
+  size_t max_connections = 64;  // further connections are accepted and closed at once
   std::chrono::milliseconds idle_timeout{10000};  // per request: headers must arrive in time
   uint32_t header_limit_bytes = 8192;             // larger request head -> 431
   uint32_t body_limit_bytes = 0;                  // GET has no body; any body -> 413
@@ -59,8 +53,8 @@ class RestServer {
   void AddRoute(const std::string& path, RouteHandler handler);
 
   // Binds and starts accepting. Returns the bound endpoint (with the real port when 0
-  // was asked for), or an error naming rest.listen and the reason (address in use, ...).
-  Result<boost::asio::ip::tcp::endpoint> Start();
+  // was asked for), or an error naming the address and the reason (address in use, ...).
+  EnvResult<boost::asio::ip::tcp::endpoint> Start();
 
   // Stops accepting and closes every connection.
   void Stop();

@@ -29,21 +29,22 @@ CounterTotals DpdkDatapathTables::ReadCounters() const {
   return SumCounters(workers, 1);
 }
 
-Result<int> InitEal(const std::vector<std::string>& eal_args) {
+EnvResult<std::unique_ptr<EalSession>> EalSession::Init(const std::vector<std::string>& eal_args) {
   std::vector<std::string> arguments = {"dscp-gateway"};
   arguments.insert(arguments.end(), eal_args.begin(), eal_args.end());
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());
   argv.push_back(nullptr);
-  const int consumed = rte_eal_init(static_cast<int>(arguments.size()), argv.data());
-  if (consumed < 0) {
-    return ConfigError{"", "eal",
-                       std::string("rte_eal_init failed: ") + rte_strerror(rte_errno) +
-                           " (hugepages reserved and mounted? another process with the same "
-                           "--file-prefix?)"};
+  if (rte_eal_init(static_cast<int>(arguments.size()), argv.data()) < 0) {
+    return EnvironmentError{"rte_eal_init",
+                            std::string(rte_strerror(rte_errno)) +
+                                " (hugepages reserved and mounted? another process with the same "
+                                "--file-prefix?)"};
   }
-  return consumed;
+  return std::unique_ptr<EalSession>(new EalSession());
 }
+
+EalSession::~EalSession() { rte_eal_cleanup(); }
 
 Result<std::unique_ptr<Datapath>> BuildDatapath(const PolicyInputs& inputs,
                                                 const std::vector<uint16_t>& vxlan_ports,

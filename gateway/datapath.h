@@ -7,18 +7,27 @@
 #include <vector>
 
 #include "control/datapath_tables.h"
+#include "control/pods.h"
+#include "control/policy.h"
 #include "control/result.h"
 #include "gateway/counters.h"
-#include "gateway/gateway_app.h"
 #include "gateway/pipeline.h"
 #include "gateway/pod_table.h"
-#include "gateway/policy_snapshot.h"
+#include "gateway/policy_publisher.h"
 
 struct rte_rcu_qsbr;
 
 namespace dg {
 
-inline constexpr uint32_t kDefaultPodTableCapacity = 262144;
+struct PolicyInputs {
+  PriorityPolicy policy;
+  std::vector<PodTableEntry> pods;
+};
+
+// Loads the priorities ConfigMap and the PodList (either may be empty: default policy,
+// empty table). Nothing is touched on error.
+Result<PolicyInputs> LoadPolicyInputs(const std::string& priorities_path,
+                                      const std::string& pods_path);
 
 struct Datapath {
   Datapath() = default;
@@ -78,7 +87,18 @@ Result<std::unique_ptr<Datapath>> BuildDatapath(const PolicyInputs& inputs,
                                                 const std::vector<uint16_t>& geneve_ports,
                                                 uint32_t pod_table_capacity);
 
-// rte_eal_init from a list of arguments (argv[0] added). Returns an error message.
-Result<int> InitEal(const std::vector<std::string>& eal_args);
+// The DPDK environment of the process: rte_eal_init when made, rte_eal_cleanup when it
+// goes, so every exit path cleans up by itself. Outlives everything built on it.
+class EalSession {
+ public:
+  // `eal_args` follow argv[0].
+  static EnvResult<std::unique_ptr<EalSession>> Init(const std::vector<std::string>& eal_args);
+  ~EalSession();
+  EalSession(const EalSession&) = delete;
+  EalSession& operator=(const EalSession&) = delete;
+
+ private:
+  EalSession() = default;
+};
 
 }  // namespace dg

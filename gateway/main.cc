@@ -2,11 +2,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "gateway/gateway_app.h"
+#include "control/log.h"
+#include "gateway/replay.h"
+#include "gateway/run.h"
 #include "xdp/node_command.h"
 
 namespace {
@@ -26,11 +29,14 @@ constexpr const char* kUsage = R"(usage:
   dscp-gateway node attach|detach|status ...   (dscp-gateway node --help)
   dscp-gateway --help | --version
 
+Every command takes --log-level error|warning|info|debug (default info): what goes to stderr.
+
 Configuration reference: docs/configuration.md; example: configs/gateway.yaml.
 )";
 
 int UsageError(const std::string& message) {
-  std::fprintf(stderr, "dscp-gateway: %s\n\n%s", message.c_str(), kUsage);
+  DG_LOG_ERROR("main", "%s", message.c_str());
+  std::fprintf(stderr, "\n%s", kUsage);
   return 2;
 }
 
@@ -92,15 +98,13 @@ int CheckedLoad(const std::string& config_path, dg::GatewayConfig* config,
   if (config_path.empty()) return UsageError("--config FILE is required");
   auto loaded_config = dg::LoadGatewayConfigFile(config_path);
   if (!loaded_config) {
-    std::fprintf(stderr, "dscp-gateway: invalid config: %s\n",
-                 loaded_config.error().Message().c_str());
+    DG_LOG_ERROR("main", "invalid config: %s", loaded_config.error().Message().c_str());
     return 1;
   }
   auto loaded_inputs =
       dg::LoadPolicyInputs(loaded_config->priorities_path, loaded_config->pods_path);
   if (!loaded_inputs) {
-    std::fprintf(stderr, "dscp-gateway: invalid policy: %s\n",
-                 loaded_inputs.error().Message().c_str());
+    DG_LOG_ERROR("main", "invalid policy: %s", loaded_inputs.error().Message().c_str());
     return 1;
   }
   *config = std::move(*loaded_config);
@@ -167,7 +171,7 @@ int Replay(Flags& flags) {
   }
   auto inputs = dg::LoadPolicyInputs(options.priorities_path, options.pods_path);
   if (!inputs) {
-    std::fprintf(stderr, "dscp-gateway: invalid policy: %s\n", inputs.error().Message().c_str());
+    DG_LOG_ERROR("main", "invalid policy: %s", inputs.error().Message().c_str());
     return 1;
   }
   return dg::RunReplay(options, *inputs);
@@ -183,6 +187,11 @@ int main(int argc, char** argv) {
   if (command == "--help" || command == "-h" || command == "help" || flags.TakeBool("--help")) {
     std::fputs(kUsage, stdout);
     return 0;
+  }
+  if (const std::string level = flags.Take("--log-level"); !level.empty()) {
+    const std::optional<dg::LogLevel> parsed = dg::ParseLogLevel(level);
+    if (!parsed) return UsageError("--log-level takes error, warning, info or debug");
+    dg::SetLogLevel(*parsed);
   }
   if (command == "--version") {
     std::puts("dscp-gateway 0.1.0");

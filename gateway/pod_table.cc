@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "gateway/policy_snapshot.h"
+#include "gateway/policy_publisher.h"
 
 namespace dg {
 
@@ -121,7 +121,6 @@ PodSyncResult PodDirectory::ReplaceAll(const std::vector<PodTableEntry>& desired
     ++(current == entries_.end() ? result.added : result.updated);
     ++it;
   }
-  failed_upserts_ += result.failed;
   entries_ = std::move(next);
   return result;
 }
@@ -133,10 +132,7 @@ bool PodDirectory::Upsert(const PodTableEntry& entry) {
       current->second.pod_name == entry.pod_name) {
     return true;
   }
-  if (!table_->Upsert(entry.address.key, namespace_id)) {
-    ++failed_upserts_;
-    return false;
-  }
+  if (!table_->Upsert(entry.address.key, namespace_id)) return false;
   entries_[entry.address.key] =
       PodDirectoryEntry{entry.address.text, entry.namespace_name, entry.pod_name, namespace_id};
   return true;

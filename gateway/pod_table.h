@@ -66,7 +66,6 @@ class PodDirectory {
   // One address, for watch events. False if the table is full (the address stays unmarked).
   bool Upsert(const PodTableEntry& entry);
   void Erase(const dg_pod_key& key);
-  uint64_t failed_upserts() const { return failed_upserts_; }
   const std::unordered_map<dg_pod_key, PodDirectoryEntry, PodTableKeyHash, PodTableKeyEqual>&
   entries() const {
     return entries_;
@@ -76,7 +75,6 @@ class PodDirectory {
   PodTable* table_;
   PolicyPublisher* publisher_;
   std::unordered_map<dg_pod_key, PodDirectoryEntry, PodTableKeyHash, PodTableKeyEqual> entries_;
-  uint64_t failed_upserts_ = 0;
 };
 
 }  // namespace dg

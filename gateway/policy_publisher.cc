@@ -1,6 +1,8 @@
+#include "gateway/policy_publisher.h"
+
 #include <rte_rcu_qsbr.h>
 
-#include "gateway/policy_snapshot.h"
+#include <memory>
 
 namespace dg {
 
@@ -68,9 +70,8 @@ uint32_t PolicyPublisher::ClassOfNamespace(uint32_t namespace_id) const {
 void PolicyPublisher::Publish() {
   auto snapshot = std::make_unique<PolicySnapshot>();
   snapshot->generation = ++generation_;
-  snapshot->class_count = static_cast<uint32_t>(policy_.classes.size());
   snapshot->default_class = policy_.default_class;
-  for (uint32_t c = 0; c < snapshot->class_count; ++c) {
+  for (uint32_t c = 0; c < policy_.classes.size(); ++c) {
     snapshot->class_dscp[c] = policy_.classes[c].dscp;
     snapshot->class_ceiling_bps[c] = policy_.classes[c].max_rate_bps;
   }

@@ -6,17 +6,17 @@
 
 namespace dg {
 
-Result<uint16_t> StartPort(const std::string& device_name, const std::string& role,
-                           rte_mempool* pool, uint16_t ring_size) {
-  const std::string key = "ports." + role;
+EnvResult<StartedPort> StartPort(const std::string& device_name, const std::string& role,
+                                 rte_mempool* pool, uint16_t ring_size) {
+  const std::string operation = "start " + role + " port " + device_name;
   uint16_t port_id = 0;
   if (rte_eth_dev_get_port_by_name(device_name.c_str(), &port_id) != 0) {
-    return ConfigError{"", key,
-                       "no DPDK device named '" + device_name +
-                           "' (is there a matching --vdev or PCI address in eal?)"};
+    return EnvironmentError{operation,
+                            "no DPDK device of that name (is there a matching --vdev or PCI "
+                            "address in eal?)"};
   }
-  auto fail = [&](const char* step, int rc) -> Result<uint16_t> {
-    return ConfigError{"", key, device_name + ": " + step + ": " + rte_strerror(rc < 0 ? -rc : rc)};
+  auto fail = [&](const char* step, int rc) -> EnvResult<StartedPort> {
+    return EnvironmentError{operation, std::string(step) + ": " + rte_strerror(rc < 0 ? -rc : rc)};
   };
   rte_eth_dev_info info{};
   if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0)
@@ -43,12 +43,14 @@ Result<uint16_t> StartPort(const std::string& device_name, const std::string& ro
   if (int rc = rte_eth_dev_start(port_id); rc != 0) return fail("rte_eth_dev_start", rc);
   // Some PMDs (pcap, null) have no promiscuous mode to set; that is not an error here.
   rte_eth_promiscuous_enable(port_id);
-  return port_id;
+  return EnvResult<StartedPort>(boost::system::in_place_value, port_id);
 }
 
-void StopPort(uint16_t port_id) {
-  rte_eth_dev_stop(port_id);
-  rte_eth_dev_close(port_id);
+void StartedPort::Stop() {
+  if (!id_) return;
+  rte_eth_dev_stop(*id_);
+  rte_eth_dev_close(*id_);
+  id_.reset();
 }
 
 PortStatistics ReadPortStatistics(uint16_t port_id) {

@@ -1,4 +1,5 @@
-// `dscp-gateway replay`: the live datapath over a capture, through DPDK's pcap PMD.
+#include "gateway/replay.h"
+
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_lcore.h>
@@ -7,29 +8,33 @@
 
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <string>
 
 #include "control/counter_metrics.h"
+#include "control/log.h"
 #include "gateway/datapath.h"
-#include "gateway/gateway_app.h"
 #include "gateway/port.h"
 #include "gateway/worker.h"
 
 namespace dg {
+namespace {
+
+int Fail(const std::string& message) {
+  DG_LOG_ERROR("replay", "%s", message.c_str());
+  return 1;
+}
+
+}  // namespace
 
 int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
   for (const std::string* path : {&options.input_pcap, &options.output_pcap}) {
     // The pcap PMD takes its arguments as a comma-separated devargs string.
     if (path->find(',') != std::string::npos) {
-      std::fprintf(
-          stderr,
-          "dscp-gateway: replay: path '%s' contains a comma, which DPDK devargs cannot carry\n",
-          path->c_str());
-      return 1;
+      return Fail("path '" + *path + "' contains a comma, which DPDK devargs cannot carry");
     }
   }
   if (access(options.input_pcap.c_str(), R_OK) != 0) {
-    std::fprintf(stderr, "dscp-gateway: replay: cannot read '%s'\n", options.input_pcap.c_str());
-    return 1;
+    return Fail("cannot read '" + options.input_pcap + "'");
   }
   // No hugepages, no shared runtime files: replay runs anywhere, side by side.
   const std::vector<std::string> eal_args = {
@@ -44,35 +49,26 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
       "*:error",
       "--vdev",
       "net_pcap0,rx_pcap=" + options.input_pcap + ",tx_pcap=" + options.output_pcap};
-  auto eal = InitEal(eal_args);
-  if (!eal) {
-    std::fprintf(stderr, "dscp-gateway: replay: %s\n", eal.error().Message().c_str());
-    return 1;
-  }
+  // Declared first, so it goes last: EAL cleanup after the port and tables built on it.
+  auto eal = EalSession::Init(eal_args);
+  if (!eal) return Fail(eal.error().Message());
   int exit_code = 0;
   {
     auto datapath =
-        BuildDatapath(inputs, options.vxlan_ports, options.geneve_ports, kDefaultPodTableCapacity);
-    rte_mempool* pool =
-        datapath ? rte_pktmbuf_pool_create("dg_mbufs", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                           static_cast<int>(rte_socket_id()))
-                 : nullptr;
-    auto port = pool != nullptr
-                    ? StartPort("net_pcap0", "replay", pool, 512)
-                    : Result<uint16_t>(ConfigError{"", "replay", "cannot create the mempool"});
-    if (!datapath || !port) {
-      std::fprintf(stderr, "dscp-gateway: replay: %s\n",
-                   (!datapath ? datapath.error() : port.error()).Message().c_str());
-      rte_eal_cleanup();
-      return 1;
-    }
+        BuildDatapath(inputs, options.vxlan_ports, options.geneve_ports, kDefaultPodTableSize);
+    if (!datapath) return Fail(datapath.error().Message());
+    rte_mempool* pool = rte_pktmbuf_pool_create("dg_mbufs", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                                static_cast<int>(rte_socket_id()));
+    if (pool == nullptr) return Fail("cannot create the mempool");
+    auto port = StartPort("net_pcap0", "replay", pool, 512);
+    if (!port) return Fail(port.error().Message());
     SchedulerConfig scheduler_config;
     scheduler_config.queue_depth = std::max<uint32_t>(options.queue_depth, options.burst_size);
     scheduler_config.tsc_hz = rte_get_tsc_hz();
     StrictPriorityScheduler scheduler(scheduler_config, (*datapath)->counters.get(), rte_rdtsc());
     WorkerOptions worker_options;
-    worker_options.kernel_port = *port;
-    worker_options.uplink_port = *port;
+    worker_options.kernel_port = port->id();
+    worker_options.uplink_port = port->id();
     worker_options.burst_size = options.burst_size;
     worker_options.backpressure = true;
     worker_options.pass_uplink_to_kernel = false;
@@ -87,13 +83,13 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
         input_done = true;
       }
     }
-    StopPort(*port);  // flushes and closes the output capture
+    port->Stop();  // flushes and closes the output capture
 
     const WorkerCounters* workers[] = {(*datapath)->counters.get()};
     const CounterTotals totals = SumCounters(workers, 1);
     if (totals.kernel_rx_packets != totals.uplink_tx_packets) {
-      std::fprintf(stderr, "dscp-gateway: replay: read %lu frames but wrote %lu\n",
-                   totals.kernel_rx_packets, totals.uplink_tx_packets);
+      DG_LOG_ERROR("replay", "read %lu frames but wrote %lu", totals.kernel_rx_packets,
+                   totals.uplink_tx_packets);
       exit_code = 1;
     }
     MetricSnapshot snapshot;
@@ -110,7 +106,6 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
       std::fputs(RenderMetricsText(snapshot).c_str(), stdout);
     }
   }
-  rte_eal_cleanup();
   return exit_code;
 }
 

@@ -28,10 +28,10 @@
 #include <string>
 #include <vector>
 
+#include "control/gateway_config.h"
 #include "control/pods.h"
 #include "control/policy.h"
 #include "gateway/datapath.h"
-#include "gateway/gateway_app.h"
 #include "gateway/packet_parser.h"
 #include "gateway/pipeline.h"
 #include "gateway/pod_table.h"
@@ -283,7 +283,8 @@ int Main(int argc, char** argv) {
   }
   while (frames.size() % kBurst != 0) frames.push_back(frames[frames.size() % kBurst]);
 
-  auto datapath = BuildDatapath(*inputs, {4789, 8472}, {6081}, kDefaultPodTableCapacity);
+  auto datapath = BuildDatapath(*inputs, GatewayConfig().vxlan_ports, GatewayConfig().geneve_ports,
+                                kDefaultPodTableSize);
   if (!datapath) {
     std::fprintf(stderr, "pipeline_bench: %s\n", datapath.error().Message().c_str());
     return 1;

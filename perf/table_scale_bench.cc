@@ -37,11 +37,12 @@
 #include <string>
 #include <vector>
 
+#include "control/gateway_config.h"
 #include "control/policy.h"
 #include "gateway/datapath.h"
 #include "gateway/pipeline.h"
 #include "gateway/pod_table.h"
-#include "gateway/policy_snapshot.h"
+#include "gateway/policy_publisher.h"
 #include "perf/bench_common.h"
 
 namespace dg::perf {
@@ -91,8 +92,7 @@ Scale& ScaleFor(uint32_t entries) {
   current.reset();  // at most one big table alive
   auto scale = std::make_unique<Scale>();
   scale->entries = entries;
-  scale->capacity =
-      std::max<uint32_t>(kDefaultPodTableCapacity, std::bit_ceil(entries + entries / 4));
+  scale->capacity = std::max<uint32_t>(kDefaultPodTableSize, std::bit_ceil(entries + entries / 4));
   const size_t qsbr_size = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
   scale->qsbr =
       static_cast<rte_rcu_qsbr*>(rte_zmalloc("scale_qsbr", qsbr_size, RTE_CACHE_LINE_SIZE));

@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "control/gateway_config.h"
 #include "gateway/datapath.h"
 #include "gateway/pod_table.h"
 #include "perf/bench_common.h"
@@ -274,7 +275,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "update_bench: no memory for the QSBR state\n");
     return 1;
   }
-  auto table = PodTable::Create("update_pods", kDefaultPodTableCapacity, qsbr);
+  auto table = PodTable::Create("update_pods", kDefaultPodTableSize, qsbr);
   if (!table) {
     std::fprintf(stderr, "update_bench: %s\n", table.error().Message().c_str());
     return 1;

@@ -27,7 +27,6 @@ typedef __u64 uint64_t;
 #define DG_NAMESPACE_NONE 0
 
 #define DG_DSCP_MAX 63
-#define DG_ECN_MASK 0x03
 
 /* Well-known overlay UDP ports; the gateway's are configurable. */
 #define DG_VXLAN_PORT_IANA 4789
@@ -40,11 +39,6 @@ typedef __u64 uint64_t;
  */
 struct dg_pod_key {
 	uint8_t addr[16];
-};
-
-/* Pod table value: which namespace the address belongs to. */
-struct dg_pod_value {
-	uint32_t namespace_id;
 };
 
 /*

@@ -24,6 +24,7 @@
 #include <cstdlib>
 
 #include "control/dscpctl/tables.h"
+#include "control/gateway_config.h"
 #include "control/rest_server.h"
 
 namespace dg::dscpctl {

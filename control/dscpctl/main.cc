@@ -9,6 +9,7 @@
 
 #include "control/dscpctl/client.h"
 #include "control/dscpctl/commands.h"
+#include "control/gateway_config.h"
 #include "control/rest_server.h"
 
 namespace {

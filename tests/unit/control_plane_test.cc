@@ -16,18 +16,9 @@ namespace {
 using testing::FakeDatapath;
 using testing::FakePorts;
 using ::testing::HasSubstr;
+using testing::kTwoClasses;
 using testing::TempDir;
 using Steady = std::chrono::steady_clock;
-
-constexpr char kTwoClasses[] = R"(classes:
-  - name: critical
-    dscp: 46
-  - name: standard
-    dscp: 0
-defaultClass: standard
-namespaces:
-  ray: critical
-)";
 
 class ControlPlaneTest : public ::testing::Test {
  protected:

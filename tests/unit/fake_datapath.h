@@ -15,6 +15,17 @@
 
 namespace dg::testing {
 
+// Two classes, one namespace mapped: the policy the control-plane tests start from.
+constexpr char kTwoClasses[] = R"(classes:
+  - name: critical
+    dscp: 46
+  - name: standard
+    dscp: 0
+defaultClass: standard
+namespaces:
+  ray: critical
+)";
+
 class FakeDatapath : public DatapathTables {
  public:
   FakeDatapath() : policy_(DefaultPriorityPolicy()), names_{""} {}

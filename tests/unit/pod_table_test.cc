@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "control/pods.h"
-#include "gateway/policy_snapshot.h"
+#include "gateway/policy_publisher.h"
 #include "tests/unit/eal_environment.h"
 
 namespace dg {

@@ -13,17 +13,9 @@ namespace {
 
 using testing::FakeDatapath;
 using ::testing::HasSubstr;
+using testing::kTwoClasses;
 using testing::TempDir;
 
-constexpr char kTwoClasses[] = R"(classes:
-  - name: critical
-    dscp: 46
-  - name: standard
-    dscp: 0
-defaultClass: standard
-namespaces:
-  ray: critical
-)";
 constexpr char kRenamedAndReordered[] = R"(classes:
   - name: standard
     dscp: 0

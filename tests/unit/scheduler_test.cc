@@ -43,7 +43,6 @@ SchedulerConfig Config(uint32_t queue_depth, uint64_t port_rate_bps, uint64_t po
 PolicySnapshot Snapshot(uint64_t generation, uint32_t class_id, uint64_t ceiling_bps) {
   PolicySnapshot snapshot;
   snapshot.generation = generation;
-  snapshot.class_count = DG_MAX_CLASSES;
   snapshot.class_ceiling_bps[class_id] = ceiling_bps;
   return snapshot;
 }

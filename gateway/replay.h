@@ -1,0 +1,28 @@
+// `dscp-gateway replay`: the live datapath over a capture, through DPDK's pcap PMD.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "control/gateway_config.h"
+#include "gateway/datapath.h"
+
+namespace dg {
+
+struct ReplayOptions {
+  std::string priorities_path;
+  std::string pods_path;
+  std::string input_pcap;
+  std::string output_pcap;
+  bool json = false;
+  uint16_t burst_size = 32;
+  uint32_t queue_depth = 1024;
+  std::vector<uint16_t> vxlan_ports = GatewayConfig().vxlan_ports;
+  std::vector<uint16_t> geneve_ports = GatewayConfig().geneve_ports;
+};
+
+// Returns the process exit code.
+int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs);
+
+}  // namespace dg
