@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gateway/gateway_app.h"
+#include "xdp/node_command.h"
 
 namespace {
 
@@ -22,6 +23,7 @@ constexpr const char* kUsage = R"(usage:
       Run the same datapath over a capture (DPDK pcap PMD, no hugepages needed). Every
       frame is written out (backpressure, never tail drop); prints counts per class,
       namespace and unclassified reason (--json: as one JSON object).
+  dscp-gateway node attach|detach|status ...   (dscp-gateway node --help)
   dscp-gateway --help | --version
 
 Configuration reference: docs/configuration.md; example: configs/gateway.yaml.
@@ -176,6 +178,7 @@ int Replay(Flags& flags) {
 int main(int argc, char** argv) {
   if (argc < 2) return UsageError("a command is required");
   const std::string_view command = argv[1];
+  if (command == "node") return dg::node::NodeMain(argc - 1, argv + 1);  // its own flags and --help
   Flags flags(argc, argv, 2);
   if (command == "--help" || command == "-h" || command == "help" || flags.TakeBool("--help")) {
     std::fputs(kUsage, stdout);

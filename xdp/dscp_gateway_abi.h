@@ -11,6 +11,12 @@
 #include <cstdint>
 #else
 #include <linux/types.h>
+#ifdef __bpf__
+/* clang -target bpf has no libc stdint.h. */
+typedef __u8 uint8_t;
+typedef __u32 uint32_t;
+typedef __u64 uint64_t;
+#endif
 #endif
 
 /* Strict-priority classes; index 0 is served first. */
@@ -40,5 +46,72 @@ struct dg_pod_key {
 struct dg_pod_value {
 	uint32_t namespace_id;
 };
+
+/*
+ * XDP programs on the node (xdp/dg_<leg>.bpf.c) and their loader (xdp/node_programs.h).
+ *
+ * Map and program names are declared here as bare identifiers: the BPF side uses
+ * them as variable/function names, C++ stringifies them (DG_XDP_NAME) to find the
+ * pins. Kernel object names are limited to 15 characters.
+ */
+#define DG_XDP_STRINGIFY_(x) #x
+#define DG_XDP_NAME(x) DG_XDP_STRINGIFY_(x)
+
+/* Pinned by name under /sys/fs/bpf: the instance `node attach` loads and the one
+ * DPDK's net_af_xdp PMD loads from the same object share them. */
+#define DG_XDP_MAP_TO_UPLINK dg_to_uplink       /* devmap, slot 0: the uplink */
+#define DG_XDP_MAP_TO_KERNEL_LEG dg_to_kleg     /* devmap, slot 0: the gateway leg */
+#define DG_XDP_MAP_COUNTERS dg_xdp_counters     /* per-CPU array, DG_XDP_COUNTER_COUNT */
+#define DG_XDP_MAP_HEARTBEAT dg_heartbeat       /* array, 1 x struct dg_xdp_heartbeat */
+/* Not pinned: each load gets its own, the PMD inserts its sockets into it. The name
+ * is fixed by DPDK 22.11's net_af_xdp (xdp_prog= devarg). */
+#define DG_XDP_MAP_SOCKETS xsks_map
+#define DG_XDP_MAX_QUEUES 64
+
+#define DG_XDP_PROG_KERNEL_LEG dg_kernel_leg    /* on dgw-gateway (node egress) */
+#define DG_XDP_PROG_UPLINK dg_uplink            /* on the uplink (node ingress) */
+#define DG_XDP_PROG_NAPI dg_napi_pass           /* on dgw-kernel: gives it NAPI */
+
+/* Object files, one program each: the PMD loads an object's first program. */
+#define DG_XDP_OBJECT_KERNEL_LEG "dg_kernel_leg.bpf.o"
+#define DG_XDP_OBJECT_UPLINK "dg_uplink.bpf.o"
+#define DG_XDP_OBJECT_NAPI "dg_napi_pass.bpf.o"
+
+/* Heartbeat older than this (CLOCK_MONOTONIC, as bpf_ktime_get_ns) fails open. */
+#define DG_XDP_HEARTBEAT_STALE_AFTER_NS_DEFAULT (250ULL * 1000 * 1000)
+
+/*
+ * The gateway's control thread writes last_beat_ns; `node attach` writes
+ * stale_after_ns. stale_after_ns == 0 disables the check (frames go to a bound
+ * socket whatever the heartbeat). A gateway that never beat is stale.
+ */
+struct dg_xdp_heartbeat {
+	uint64_t last_beat_ns;
+	uint64_t stale_after_ns;
+};
+
+/*
+ * Per-CPU counters of both programs, one array. X(enum, metric name, help):
+ * rendered as dscp_gateway_xdp_<name>_total.
+ */
+#define DG_XDP_COUNTERS(X)                                                          \
+	X(DG_XDP_TO_GATEWAY, "to_gateway_frames",                                   \
+	  "Kernel-leg frames redirected to the gateway's AF_XDP socket")           \
+	X(DG_XDP_FAIL_OPEN_NO_SOCKET, "fail_open_no_socket_frames",                 \
+	  "Kernel-leg frames sent straight to the uplink: no gateway socket bound") \
+	X(DG_XDP_FAIL_OPEN_STALE_HEARTBEAT, "fail_open_stale_heartbeat_frames",     \
+	  "Kernel-leg frames sent straight to the uplink: gateway heartbeat stale") \
+	X(DG_XDP_FAIL_OPEN_UNAVAILABLE, "fail_open_unavailable_frames",             \
+	  "Kernel-leg frames passed to the gateway leg's stack: no uplink in devmap") \
+	X(DG_XDP_BYPASS_TO_KERNEL, "bypass_to_kernel_frames",                       \
+	  "Uplink frames redirected to the kernel leg without userspace")          \
+	X(DG_XDP_BYPASS_TO_GATEWAY, "bypass_to_gateway_frames",                     \
+	  "Uplink frames sent to the gateway's uplink socket: no kernel leg in devmap") \
+	X(DG_XDP_BYPASS_UNAVAILABLE, "bypass_unavailable_frames",                   \
+	  "Uplink frames passed to the uplink's stack: no kernel leg, no socket")
+
+#define DG_XDP_COUNTER_ENUM_(id, name, help) id,
+enum dg_xdp_counter { DG_XDP_COUNTERS(DG_XDP_COUNTER_ENUM_) DG_XDP_COUNTER_COUNT };
+#undef DG_XDP_COUNTER_ENUM_
 
 #endif /* DSCP_GATEWAY_ABI_H */

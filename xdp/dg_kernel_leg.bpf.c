@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * On dgw-gateway (the gateway side of the kernel-facing veth): the node's egress.
+ * Every frame goes to the gateway's AF_XDP socket for its rx queue when one is
+ * bound and the gateway's heartbeat is fresh; otherwise straight to the uplink
+ * (fail-open: unmarked, unshaped, the node stays connected).
+ *
+ * No lookup-then-redirect: the socket could go between the two and the frame
+ * would be aborted. The last bpf_redirect_map() call wins, so trying the socket
+ * and then the devmap is race-free.
+ */
+#include "dg_xdp_maps.bpf.h"
+
+DG_DEVMAP(DG_XDP_MAP_TO_UPLINK);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dg_xdp_heartbeat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DG_XDP_MAP_HEARTBEAT SEC(".maps");
+
+/* A gateway that is alive but hung keeps its sockets bound. */
+static __always_inline int dg_heartbeat_stale(void)
+{
+	__u32 key = 0;
+	struct dg_xdp_heartbeat *heartbeat;
+	__s64 age;
+
+	heartbeat = bpf_map_lookup_elem(&DG_XDP_MAP_HEARTBEAT, &key);
+	if (!heartbeat)
+		return 1;
+	if (!heartbeat->stale_after_ns)
+		return 0;
+	/* Signed: a beat written just after this program read the clock is fresh. */
+	age = (__s64)(bpf_ktime_get_ns() - heartbeat->last_beat_ns);
+	return age > (__s64)heartbeat->stale_after_ns;
+}
+
+SEC("xdp")
+int DG_XDP_PROG_KERNEL_LEG(struct xdp_md *ctx)
+{
+	enum dg_xdp_counter reason = DG_XDP_FAIL_OPEN_STALE_HEARTBEAT;
+
+	if (!dg_heartbeat_stale()) {
+		if (bpf_redirect_map(&DG_XDP_MAP_SOCKETS, ctx->rx_queue_index,
+				     XDP_PASS) == XDP_REDIRECT) {
+			dg_count(DG_XDP_TO_GATEWAY);
+			return XDP_REDIRECT;
+		}
+		reason = DG_XDP_FAIL_OPEN_NO_SOCKET;
+	}
+	if (bpf_redirect_map(&DG_XDP_MAP_TO_UPLINK, 0, XDP_PASS) == XDP_REDIRECT) {
+		dg_count(reason);
+		return XDP_REDIRECT;
+	}
+	dg_count(DG_XDP_FAIL_OPEN_UNAVAILABLE);
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "Apache-2.0";

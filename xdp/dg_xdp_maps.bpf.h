@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Maps and helpers shared by the node's XDP programs. Each object gets its own
+ * definition; LIBBPF_PIN_BY_NAME makes every load (ours and DPDK net_af_xdp's
+ * xdp_prog=) reuse the one pinned in /sys/fs/bpf, so counters, devmaps and the
+ * heartbeat survive whoever attached the program.
+ */
+#ifndef DG_XDP_MAPS_BPF_H
+#define DG_XDP_MAPS_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "dscp_gateway_abi.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DG_XDP_COUNTER_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DG_XDP_MAP_COUNTERS SEC(".maps");
+
+/* One socket per rx queue; unpinned: the PMD fills the instance it loaded. */
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, DG_XDP_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+} DG_XDP_MAP_SOCKETS SEC(".maps");
+
+static __always_inline void dg_count(enum dg_xdp_counter counter)
+{
+	__u32 key = counter;
+	__u64 *value = bpf_map_lookup_elem(&DG_XDP_MAP_COUNTERS, &key);
+
+	if (value)
+		*value += 1;
+}
+
+/* Slot 0 of a devmap, else XDP_PASS (the only fallback bpf_redirect_map takes). */
+#define DG_DEVMAP(name)                                  \
+	struct {                                         \
+		__uint(type, BPF_MAP_TYPE_DEVMAP);       \
+		__uint(max_entries, 1);                  \
+		__type(key, __u32);                      \
+		__type(value, __u32);                    \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);     \
+	} name SEC(".maps")
+
+#endif /* DG_XDP_MAPS_BPF_H */

@@ -1,0 +1,60 @@
+// Counting bound AF_XDP sockets through sock_diag (linux/xdp_diag.h): the only view from
+// outside the owning process, since an xskmap's slots cannot be read from user space.
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/xdp_diag.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+
+#include "xdp/bpf_objects.h"
+
+namespace dg::xdp {
+
+EnvResult<uint32_t> CountXskSocketsBound(unsigned ifindex) {
+  const std::string operation = "list AF_XDP sockets (sock_diag)";
+  OwnedFd diag(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (diag.get() < 0) return EnvironmentError{operation, ErrnoText(errno)};
+  struct {
+    nlmsghdr header;
+    xdp_diag_req request;
+  } message{};
+  message.header.nlmsg_len = sizeof(message);
+  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  message.request.sdiag_family = AF_XDP;
+  message.request.xdiag_show = XDP_SHOW_INFO;
+  if (send(diag.get(), &message, sizeof(message), 0) < 0) {
+    return EnvironmentError{operation, ErrnoText(errno)};
+  }
+  uint32_t bound = 0;
+  alignas(nlmsghdr) std::array<char, 32768> buffer;
+  for (;;) {
+    ssize_t received = recv(diag.get(), buffer.data(), buffer.size(), 0);
+    if (received < 0) return EnvironmentError{operation, ErrnoText(errno)};
+    int remaining = static_cast<int>(received);
+    for (auto* header = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(header, remaining);
+         header = NLMSG_NEXT(header, remaining)) {
+      if (header->nlmsg_type == NLMSG_DONE) return bound;
+      if (header->nlmsg_type == NLMSG_ERROR) {
+        const auto* error = static_cast<const nlmsgerr*>(NLMSG_DATA(header));
+        return EnvironmentError{operation, ErrnoText(error->error)};
+      }
+      const auto* socket_message = static_cast<const xdp_diag_msg*>(NLMSG_DATA(header));
+      int attributes_length =
+          static_cast<int>(header->nlmsg_len - NLMSG_LENGTH(sizeof(*socket_message)));
+      for (auto* attribute =
+               reinterpret_cast<rtattr*>(const_cast<xdp_diag_msg*>(socket_message + 1));
+           RTA_OK(attribute, attributes_length);
+           attribute = RTA_NEXT(attribute, attributes_length)) {
+        if (attribute->rta_type != XDP_DIAG_INFO) continue;
+        const auto* info = static_cast<const xdp_diag_info*>(RTA_DATA(attribute));
+        if (info->ifindex == ifindex) ++bound;
+      }
+    }
+  }
+}
+
+}  // namespace dg::xdp
