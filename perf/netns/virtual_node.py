@@ -95,7 +95,7 @@ from . import node_plumbing
 from .calls import http_request
 from .common import Failure, tail
 from .harness import NetnsHarness
-from .host import free_prefix
+from .host import free_prefix, remove_dpdk_leftovers
 from .node_plumbing import GATEWAY_LEG, KERNEL_LEG, BpfMountHolder
 from .policies import FIFO_POLICY, PRIORITY_POLICY
 
@@ -138,6 +138,9 @@ class VirtualNode(NetnsHarness):
         if self.plumbing == "attach":
             self.enable_ipv6()
             self.add_veth("node", UPLINK, "remote", "eth0")
+            # XDP_REDIRECT into the uplink veth (the fail-open path) needs NAPI on its peer:
+            # GRO gives it one (kernel >= 5.13). A real uplink is a NIC and needs nothing.
+            self.sh(["ethtool", "-K", "eth0", "gro", "on"], role="remote")
         else:
             self.add_veth("node", UPLINK, "gw", "gwk")
             self.add_veth("gw", "gwu", "remote", "eth0")
@@ -290,6 +293,7 @@ class VirtualNode(NetnsHarness):
 
     def start_forwarder(self, mode: str, name: str | None = None) -> subprocess.Popen:
         self.release_legs_for_gateway()
+        remove_dpdk_leftovers(self.dpdk_file_prefix(mode))  # of a forwarder killed before
         cmd = self.forwarder_command(mode)
         name = name or f"forwarder-{mode}"
         self.log(f"starting forwarder ({self.args.forwarder}, {mode}, {self.plumbing}): {shlex.join(cmd)}")
