@@ -147,6 +147,10 @@ def build() -> None:
     sh(f"ip link add {UPLINK} netns dn-node type veth peer name dn-rt netns dn-router")
     sh("ip link add dn-podh netns dn-node type veth peer name dn-pod0 netns dn-pod")
     for command in [
+        # Stand-ins for a wire: XDP_REDIRECT out of the uplink lands in this veth's queue,
+        # which needs NAPI (GRO on), and its frames reach the uplink's XDP program, which
+        # must see finished checksums (tx off). A physical NIC's far end needs neither.
+        "ethtool -K dn-rt gro on tx off",
         "ip link set dn-rt up", f"ip addr add {REMOTE4}/24 dev dn-rt",
         f"ip addr add {REMOTE6}/64 dev dn-rt nodad",
         "ip route add 10.78.0.0/24 via 10.77.0.2", "ip -6 route add 2001:db8:78::/64 via 2001:db8:77::2",
@@ -296,9 +300,15 @@ def fail_open_checks(node: Node, gateway: str) -> None:
             check(all(result.values()), f"attached, no gateway running: {ns} reaches the remote {result}")
         status = json.loads(node.run(gateway, "status", "--json").stdout)
         programs = status.get("programs") or {}
-        check(programs.get("attached") is True and programs.get("gateway_socket_bound") is False,
-              f"status: programs attached, no gateway socket bound {programs}")
-        check(programs.get("failed_open_frames", 0) > 0, "status: fail-open counter counted the traffic")
+        if not programs and "sock_diag" in status.get("programs_error", ""):
+            # CONFIG_XDP_SOCKETS_DIAG=n: the loader cannot count bound sockets.
+            print(f"SKIP status program checks: {status['programs_error']}")
+        else:
+            check(programs.get("attached") is True and programs.get("gateway_socket_bound") is False,
+                  f"status: programs attached, no gateway socket bound {programs}")
+            check(programs.get("failed_open_frames", 0) > 0, "status: fail-open counter counted the traffic")
+        check(status["kernel_leg"]["xdp"] and status["gateway_leg"]["xdp"] and status["uplink"]["xdp"],
+              "status: an XDP program on the uplink and on both legs")
         detach = node.run(gateway, "detach", "--uplink", UPLINK)
         check(detach.returncode == 0, f"detach with the real programs: {detach.stderr.strip()}")
         after = uplink_view()
