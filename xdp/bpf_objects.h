@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "control/result.h"
@@ -62,7 +63,8 @@ EnvResult<AttachMode> AttachToLeg(const std::string& interface, int prog_fd);
 // program is left in place with a warning.
 EnvResult<void> DetachOwnFromLeg(const std::string& interface);
 
-// AF_XDP sockets bound to the interface in this network namespace (sock_diag).
-EnvResult<uint32_t> CountXskSocketsBound(unsigned ifindex);
+// AF_XDP sockets bound to the interface in this network namespace (sock_diag);
+// nullopt when the kernel cannot list them (no CONFIG_XDP_SOCKETS_DIAG).
+EnvResult<std::optional<uint32_t>> CountXskSocketsBound(unsigned ifindex);
 
 }  // namespace dg::xdp

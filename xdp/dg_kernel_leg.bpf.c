@@ -7,11 +7,9 @@
  *
  * No lookup-then-redirect: the socket could go between the two and the frame
  * would be aborted. The last bpf_redirect_map() call wins, so trying the socket
- * and then the devmap is race-free.
+ * and then the uplink (bpf_redirect) is race-free.
  */
 #include "dg_xdp_maps.bpf.h"
-
-DG_DEVMAP(DG_XDP_MAP_TO_UPLINK);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -42,6 +40,7 @@ SEC("xdp")
 int DG_XDP_PROG_KERNEL_LEG(struct xdp_md *ctx)
 {
 	enum dg_xdp_counter reason = DG_XDP_FAIL_OPEN_STALE_HEARTBEAT;
+	struct dg_xdp_legs *legs;
 
 	if (!dg_heartbeat_stale()) {
 		if (bpf_redirect_map(&DG_XDP_MAP_SOCKETS, ctx->rx_queue_index,
@@ -51,9 +50,10 @@ int DG_XDP_PROG_KERNEL_LEG(struct xdp_md *ctx)
 		}
 		reason = DG_XDP_FAIL_OPEN_NO_SOCKET;
 	}
-	if (bpf_redirect_map(&DG_XDP_MAP_TO_UPLINK, 0, XDP_PASS) == XDP_REDIRECT) {
+	legs = dg_redirect_targets();
+	if (legs && legs->uplink_ifindex) {
 		dg_count(reason);
-		return XDP_REDIRECT;
+		return bpf_redirect(legs->uplink_ifindex, 0);
 	}
 	dg_count(DG_XDP_FAIL_OPEN_UNAVAILABLE);
 	return XDP_PASS;

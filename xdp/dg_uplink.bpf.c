@@ -5,8 +5,8 @@
  * leg: redirected into dgw-gateway, which hands it to its peer dgw-kernel, never
  * through userspace.
  *
- * Where that redirect is impossible (the devmap slot is empty: before `node attach`
- * filled it, or the kernel leg is gone) the frame goes to the gateway's uplink
+ * Where that redirect is impossible (the kernel leg is not set in dg_legs: before
+ * `node attach` wrote it) the frame goes to the gateway's uplink
  * AF_XDP socket when one is bound (the worker passes it back to the kernel leg),
  * else to the uplink's own stack (XDP_PASS), which is what happens without any
  * program. Redirect failures after the program returns (target down, frame
@@ -15,14 +15,14 @@
  */
 #include "dg_xdp_maps.bpf.h"
 
-DG_DEVMAP(DG_XDP_MAP_TO_KERNEL_LEG);
-
 SEC("xdp")
 int DG_XDP_PROG_UPLINK(struct xdp_md *ctx)
 {
-	if (bpf_redirect_map(&DG_XDP_MAP_TO_KERNEL_LEG, 0, XDP_PASS) == XDP_REDIRECT) {
+	struct dg_xdp_legs *legs = dg_redirect_targets();
+
+	if (legs && legs->gateway_leg_ifindex) {
 		dg_count(DG_XDP_BYPASS_TO_KERNEL);
-		return XDP_REDIRECT;
+		return bpf_redirect(legs->gateway_leg_ifindex, 0);
 	}
 	if (bpf_redirect_map(&DG_XDP_MAP_SOCKETS, ctx->rx_queue_index, XDP_PASS) ==
 	    XDP_REDIRECT) {

@@ -2,8 +2,8 @@
 /*
  * Maps and helpers shared by the node's XDP programs. Each object gets its own
  * definition; LIBBPF_PIN_BY_NAME makes every load (ours and DPDK net_af_xdp's
- * xdp_prog=) reuse the one pinned in /sys/fs/bpf, so counters, devmaps and the
- * heartbeat survive whoever attached the program.
+ * xdp_prog=) reuse the one pinned in /sys/fs/bpf, so counters, the redirect
+ * targets and the heartbeat survive whoever attached the program.
  */
 #ifndef DG_XDP_MAPS_BPF_H
 #define DG_XDP_MAPS_BPF_H
@@ -38,14 +38,19 @@ static __always_inline void dg_count(enum dg_xdp_counter counter)
 		*value += 1;
 }
 
-/* Slot 0 of a devmap, else XDP_PASS (the only fallback bpf_redirect_map takes). */
-#define DG_DEVMAP(name)                                  \
-	struct {                                         \
-		__uint(type, BPF_MAP_TYPE_DEVMAP);       \
-		__uint(max_entries, 1);                  \
-		__type(key, __u32);                      \
-		__type(value, __u32);                    \
-		__uint(pinning, LIBBPF_PIN_BY_NAME);     \
-	} name SEC(".maps")
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dg_xdp_legs);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} DG_XDP_MAP_LEGS SEC(".maps");
+
+static __always_inline struct dg_xdp_legs *dg_redirect_targets(void)
+{
+	__u32 key = 0;
+
+	return bpf_map_lookup_elem(&DG_XDP_MAP_LEGS, &key);
+}
 
 #endif /* DG_XDP_MAPS_BPF_H */

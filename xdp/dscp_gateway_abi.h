@@ -59,8 +59,7 @@ struct dg_pod_value {
 
 /* Pinned by name under /sys/fs/bpf: the instance `node attach` loads and the one
  * DPDK's net_af_xdp PMD loads from the same object share them. */
-#define DG_XDP_MAP_TO_UPLINK dg_to_uplink       /* devmap, slot 0: the uplink */
-#define DG_XDP_MAP_TO_KERNEL_LEG dg_to_kleg     /* devmap, slot 0: the gateway leg */
+#define DG_XDP_MAP_LEGS dg_legs                 /* array, 1 x struct dg_xdp_legs */
 #define DG_XDP_MAP_COUNTERS dg_xdp_counters     /* per-CPU array, DG_XDP_COUNTER_COUNT */
 #define DG_XDP_MAP_HEARTBEAT dg_heartbeat       /* array, 1 x struct dg_xdp_heartbeat */
 /* Not pinned: each load gets its own, the PMD inserts its sockets into it. The name
@@ -76,6 +75,17 @@ struct dg_pod_value {
 #define DG_XDP_OBJECT_KERNEL_LEG "dg_kernel_leg.bpf.o"
 #define DG_XDP_OBJECT_UPLINK "dg_uplink.bpf.o"
 #define DG_XDP_OBJECT_NAPI "dg_napi_pass.bpf.o"
+
+/*
+ * Where the programs redirect to, by ifindex (bpf_redirect). Not a devmap: the kernel
+ * adds BPF_F_RDONLY_PROG to a devmap's flags, so libbpf 1.1 refuses to reuse a pinned
+ * one ("parameter mismatch") and the PMD's load of our object would fail.
+ * 0: not known yet, the program falls back (see the counters below).
+ */
+struct dg_xdp_legs {
+	uint32_t uplink_ifindex;
+	uint32_t gateway_leg_ifindex;
+};
 
 /* Heartbeat older than this (CLOCK_MONOTONIC, as bpf_ktime_get_ns) fails open. */
 #define DG_XDP_HEARTBEAT_STALE_AFTER_NS_DEFAULT (250ULL * 1000 * 1000)
@@ -102,11 +112,11 @@ struct dg_xdp_heartbeat {
 	X(DG_XDP_FAIL_OPEN_STALE_HEARTBEAT, "fail_open_stale_heartbeat_frames",     \
 	  "Kernel-leg frames sent straight to the uplink: gateway heartbeat stale") \
 	X(DG_XDP_FAIL_OPEN_UNAVAILABLE, "fail_open_unavailable_frames",             \
-	  "Kernel-leg frames passed to the gateway leg's stack: no uplink in devmap") \
+	  "Kernel-leg frames passed to the gateway leg's stack: uplink not set") \
 	X(DG_XDP_BYPASS_TO_KERNEL, "bypass_to_kernel_frames",                       \
 	  "Uplink frames redirected to the kernel leg without userspace")          \
 	X(DG_XDP_BYPASS_TO_GATEWAY, "bypass_to_gateway_frames",                     \
-	  "Uplink frames sent to the gateway's uplink socket: no kernel leg in devmap") \
+	  "Uplink frames sent to the gateway's uplink socket: kernel leg not set") \
 	X(DG_XDP_BYPASS_UNAVAILABLE, "bypass_unavailable_frames",                   \
 	  "Uplink frames passed to the uplink's stack: no kernel leg, no socket")
 

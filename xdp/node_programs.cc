@@ -16,8 +16,7 @@ constexpr const char* kComponent = "xdp";
 
 // Every map pinned by name in any of the objects.
 constexpr const char* kPinnedMaps[] = {
-    DG_XDP_NAME(DG_XDP_MAP_TO_UPLINK),
-    DG_XDP_NAME(DG_XDP_MAP_TO_KERNEL_LEG),
+    DG_XDP_NAME(DG_XDP_MAP_LEGS),
     DG_XDP_NAME(DG_XDP_MAP_COUNTERS),
     DG_XDP_NAME(DG_XDP_MAP_HEARTBEAT),
 };
@@ -28,15 +27,18 @@ uint64_t MonotonicNowNs() {
   return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(now.tv_nsec);
 }
 
-EnvResult<void> PointDevmapAt(bpf_object* object, const char* map_name,
-                              const std::string& interface) {
-  auto map = MapFd(object, map_name);
+EnvResult<void> WriteRedirectTargets(bpf_object* object, const NodeLegs& legs) {
+  const std::string operation = "write XDP redirect targets";
+  auto map = MapFd(object, DG_XDP_NAME(DG_XDP_MAP_LEGS));
   if (!map) return map.error();
-  uint32_t slot = 0;
-  uint32_t ifindex = InterfaceIndex(interface);
-  const std::string operation = std::string("point devmap ") + map_name + " at " + interface;
-  if (ifindex == 0) return EnvironmentError{operation, "no such interface"};
-  if (bpf_map_update_elem(*map, &slot, &ifindex, BPF_ANY) != 0) {
+  dg_xdp_legs targets{InterfaceIndex(legs.uplink), InterfaceIndex(legs.gateway_leg)};
+  if (targets.uplink_ifindex == 0)
+    return EnvironmentError{operation, "no interface " + legs.uplink};
+  if (targets.gateway_leg_ifindex == 0) {
+    return EnvironmentError{operation, "no interface " + legs.gateway_leg};
+  }
+  uint32_t key = 0;
+  if (bpf_map_update_elem(*map, &key, &targets, BPF_ANY) != 0) {
     return EnvironmentError{operation, ErrnoText(errno)};
   }
   return {};
@@ -64,19 +66,12 @@ EnvResult<void> LoadAndAttach(NodeProgram program, const std::string& interface,
                               const NodeLegs& legs) {
   auto object = LoadObject(program, PinMaps::kYes);
   if (!object) return object.error();
-  if (program == NodeProgram::kKernelLeg) {
-    if (auto filled = PointDevmapAt(object->get(), DG_XDP_NAME(DG_XDP_MAP_TO_UPLINK), legs.uplink);
-        !filled) {
-      return filled.error();
-    }
-    if (auto initialised = InitialiseHeartbeat(object->get()); !initialised)
-      return initialised.error();
+  if (program != NodeProgram::kNapi) {
+    if (auto written = WriteRedirectTargets(object->get(), legs); !written) return written.error();
   }
-  if (program == NodeProgram::kUplink) {
-    if (auto filled =
-            PointDevmapAt(object->get(), DG_XDP_NAME(DG_XDP_MAP_TO_KERNEL_LEG), legs.gateway_leg);
-        !filled) {
-      return filled.error();
+  if (program == NodeProgram::kKernelLeg) {
+    if (auto initialised = InitialiseHeartbeat(object->get()); !initialised) {
+      return initialised.error();
     }
   }
   auto program_fd = ProgramFd(object->get(), program);

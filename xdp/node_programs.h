@@ -38,7 +38,7 @@ enum class NodeProgram { kKernelLeg, kUplink, kNapi };
 EnvResult<std::string> ObjectPath(NodeProgram program);
 
 // Loads the objects, pins shared maps, attaches the three programs (native mode where
-// the driver has it, else SKB mode), fills the devmaps, sets the heartbeat staleness.
+// the driver has it, else SKB mode), writes the redirect targets, sets the heartbeat staleness.
 // Idempotent: a leg that already has a program gets the new one atomically
 // (XDP_FLAGS_REPLACE, no detach/attach gap), whoever loaded the old one.
 EnvResult<void> AttachNodePrograms(const NodeLegs& legs);
@@ -70,7 +70,8 @@ struct NodeProgramsStatus {
   LegStatus kernel_leg;
   bool maps_pinned = false;
   // AF_XDP sockets bound to the gateway leg (sock_diag); 0 means egress fails open.
-  uint32_t gateway_sockets_bound = 0;
+  // nullopt: unknown, the kernel has no CONFIG_XDP_SOCKETS_DIAG.
+  std::optional<uint32_t> gateway_sockets_bound;
   std::optional<std::chrono::nanoseconds> heartbeat_age;  // nullopt: never beat
   std::chrono::nanoseconds heartbeat_stale_after{0};      // 0: check disabled
   XdpCounterTotals counters{};                            // summed over CPUs
@@ -101,11 +102,14 @@ class XdpMaps {
   // CLOCK_MONOTONIC now, the clock bpf_ktime_get_ns() reads.
   EnvResult<void> Beat();
   EnvResult<void> WriteHeartbeat(uint64_t monotonic_ns);
+  // 0 disables the check (frames go to a bound socket whatever the heartbeat).
+  EnvResult<void> SetStaleAfter(uint64_t stale_after_ns);
   EnvResult<dg_xdp_heartbeat> ReadHeartbeat() const;
   EnvResult<XdpCounterTotals> ReadCounters() const;
 
  private:
   XdpMaps(int heartbeat_fd, int counters_fd);
+  EnvResult<void> UpdateHeartbeat(const dg_xdp_heartbeat& heartbeat);
   int heartbeat_fd_ = -1;
   int counters_fd_ = -1;
 };

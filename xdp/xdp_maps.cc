@@ -75,8 +75,21 @@ EnvResult<void> XdpMaps::WriteHeartbeat(uint64_t monotonic_ns) {
   auto heartbeat = ReadHeartbeat();
   if (!heartbeat) return heartbeat.error();
   heartbeat->last_beat_ns = monotonic_ns;
+  return UpdateHeartbeat(*heartbeat);
+}
+
+EnvResult<void> XdpMaps::SetStaleAfter(uint64_t stale_after_ns) {
+  auto heartbeat = ReadHeartbeat();
+  if (!heartbeat) return heartbeat.error();
+  heartbeat->stale_after_ns = stale_after_ns;
+  return UpdateHeartbeat(*heartbeat);
+}
+
+// Only the gateway beats and only an operator sets the staleness, so read-modify-write
+// of the two fields does not race in practice; each field is written whole.
+EnvResult<void> XdpMaps::UpdateHeartbeat(const dg_xdp_heartbeat& heartbeat) {
   uint32_t key = 0;
-  if (bpf_map_update_elem(heartbeat_fd_, &key, &*heartbeat, BPF_ANY) != 0) {
+  if (bpf_map_update_elem(heartbeat_fd_, &key, &heartbeat, BPF_ANY) != 0) {
     return EnvironmentError{"write XDP heartbeat", ErrnoText(errno)};
   }
   return {};

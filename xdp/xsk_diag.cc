@@ -13,7 +13,7 @@
 
 namespace dg::xdp {
 
-EnvResult<uint32_t> CountXskSocketsBound(unsigned ifindex) {
+EnvResult<std::optional<uint32_t>> CountXskSocketsBound(unsigned ifindex) {
   const std::string operation = "list AF_XDP sockets (sock_diag)";
   OwnedFd diag(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
   if (diag.get() < 0) return EnvironmentError{operation, ErrnoText(errno)};
@@ -37,9 +37,11 @@ EnvResult<uint32_t> CountXskSocketsBound(unsigned ifindex) {
     int remaining = static_cast<int>(received);
     for (auto* header = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(header, remaining);
          header = NLMSG_NEXT(header, remaining)) {
-      if (header->nlmsg_type == NLMSG_DONE) return bound;
+      if (header->nlmsg_type == NLMSG_DONE) return std::optional<uint32_t>(bound);
       if (header->nlmsg_type == NLMSG_ERROR) {
         const auto* error = static_cast<const nlmsgerr*>(NLMSG_DATA(header));
+        // No handler for AF_XDP registered: the kernel was built without xsk_diag.
+        if (error->error == -ENOENT) return std::optional<uint32_t>();
         return EnvironmentError{operation, ErrnoText(error->error)};
       }
       const auto* socket_message = static_cast<const xdp_diag_msg*>(NLMSG_DATA(header));
