@@ -94,11 +94,11 @@ void ControlPlane::SyncLagHistogram::ObserveSyncLag(double seconds) {
 }
 
 void ControlPlane::EnableKubernetes(std::unique_ptr<k8s::KubeTransport> transport,
-                                    k8s::KubernetesSyncOptions options) {
+                                    const KubernetesSettings& settings) {
   kube_transport_ = std::move(transport);
   pod_sink_ = std::make_unique<PodSink>(datapath_);
   kubernetes_ = std::make_unique<k8s::KubernetesSync>(
-      io_, *kube_transport_, std::move(options), *pod_sink_, sync_lag_,
+      io_, *kube_transport_, settings, *pod_sink_, sync_lag_,
       [this](const std::map<std::string, std::string>& classes) {
         policy_sources_.ApplyNamespaceLabelClasses(classes);
       },
@@ -112,7 +112,7 @@ boost::json::object ControlPlane::KubernetesDocument() const {
   if (!kubernetes_) return boost::json::object{{"enabled", false}};
   auto reflector_document = [](const k8s::Reflector& reflector) {
     const k8s::ReflectorStats& stats = reflector.stats();
-    return boost::json::object{{"resource", reflector.options().resource_path},
+    return boost::json::object{{"resource", reflector.target().resource_path},
                                {"synced", stats.synced},
                                {"lists", stats.lists},
                                {"relists", stats.relists},

@@ -19,6 +19,7 @@
 #include "control/datapath_tables.h"
 #include "control/gateway_config.h"
 #include "control/health.h"
+#include "control/metric_snapshot.h"
 #include "control/policy_sources.h"
 #include "control/rest_server.h"
 #include "k8s-sync/kubernetes_sync.h"
@@ -51,7 +52,7 @@ class ControlPlane {
   // Live sync from the API server. Call before Start(); the static files stay the
   // starting point until the first list arrives.
   void EnableKubernetes(std::unique_ptr<k8s::KubeTransport> transport,
-                        k8s::KubernetesSyncOptions options);
+                        const KubernetesSettings& settings);
 
   // One tick of the control thread: samples the heartbeat and, once a second, looks
   // for changed policy files. Start() schedules it; public for tests.
@@ -65,6 +66,9 @@ class ControlPlane {
   boost::json::object PodsDocument() const;
   boost::json::object PolicyDocument() const;
   std::string MetricsText() const;
+  // Every metric of control/metrics.h, read now: what /v1/stats, /metrics and the final
+  // report of `run` render.
+  MetricSnapshot Metrics() const;
   bool Healthy() const;
   bool Ready(std::string* why_not) const;
   // Summed worker counters, per-class series attributed by class name across reloads.

@@ -3,7 +3,6 @@
 // unit tests implement them with fakes, so the control plane runs without root or DPDK.
 #pragma once
 
-#include <boost/json/object.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -61,9 +60,6 @@ class DatapathTables {
   virtual CounterTotals ReadCounters() const = 0;
   // The worker's loop counter alone: cheap enough to sample every tick.
   virtual uint64_t Heartbeat() const = 0;
-  // The counters as the shared JSON rendering (gateway/stats_report.h): the base of
-  // /v1/stats, with one "classes" entry per class of policy().
-  virtual boost::json::object CountersDocument(const CounterTotals& totals) const = 0;
 };
 
 enum class PortRole { kKernel, kUplink };

@@ -375,7 +375,7 @@ class GatewayConfigParser {
                  "namespaceClassLabel", "watchTimeoutSeconds", "idleTimeoutSeconds", "pageSize"});
     if (!section) return section.error();
     if (!section->IsDefined()) return std::nullopt;
-    GatewayConfig::Kubernetes& kubernetes = config.kubernetes;
+    KubernetesSettings& kubernetes = config.kubernetes;
     for (auto [key, target] :
          {std::pair{"enabled", &kubernetes.enabled}, std::pair{"allPods", &kubernetes.all_pods}}) {
       if (!IsPresent((*section)[key])) continue;
@@ -417,14 +417,18 @@ class GatewayConfigParser {
         *target = *value;
       }
     }
+    if (IsPresent((*section)["pageSize"])) {
+      auto value = Unsigned((*section)["pageSize"], "kubernetes.pageSize", 1, 10000);
+      if (!value) return value.error();
+      kubernetes.page_size = static_cast<uint32_t>(*value);
+    }
     for (auto [key, target, low, high] :
-         {std::tuple{"watchTimeoutSeconds", &kubernetes.watch_timeout_seconds, 10u, 3600u},
-          std::tuple{"idleTimeoutSeconds", &kubernetes.idle_timeout_seconds, 1u, 3600u},
-          std::tuple{"pageSize", &kubernetes.page_size, 1u, 10000u}}) {
+         {std::tuple{"watchTimeoutSeconds", &kubernetes.watch_timeout, 10u, 3600u},
+          std::tuple{"idleTimeoutSeconds", &kubernetes.idle_timeout, 1u, 3600u}}) {
       if (!IsPresent((*section)[key])) continue;
       auto value = Unsigned((*section)[key], ChildPath("kubernetes", key), low, high);
       if (!value) return value.error();
-      *target = static_cast<uint32_t>(*value);
+      *target = std::chrono::seconds(*value);
     }
     if (!kubernetes.kubeconfig.empty() &&
         !std::filesystem::path(kubernetes.kubeconfig).is_absolute()) {
@@ -444,6 +448,19 @@ Result<GatewayConfig> ParseGatewayConfig(std::string_view text, const std::strin
 
 Result<GatewayConfig> LoadGatewayConfigFile(const std::string& path) {
   return LoadFileWith(path, ParseGatewayConfig);
+}
+
+Result<KubernetesSettings> ResolveKubernetesSettings(const GatewayConfig& config,
+                                                     const char* node_name_env) {
+  KubernetesSettings settings = config.kubernetes;
+  if (settings.node_name.empty() && node_name_env != nullptr) settings.node_name = node_name_env;
+  if (settings.node_name.empty() && !settings.all_pods) {
+    return ConfigError{
+        config.source, "kubernetes.nodeName",
+        "no node name: set it, or NODE_NAME (the DaemonSet sets it from spec.nodeName), or "
+        "allPods: true"};
+  }
+  return settings;
 }
 
 }  // namespace dg

@@ -1,6 +1,7 @@
 // The daemon's configuration file (configs/gateway.yaml documents every key).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -8,6 +9,30 @@
 #include "control/result.h"
 
 namespace dg {
+
+// Live sync from the Kubernetes API (k8s-sync/): the `kubernetes:` section of gateway.yaml.
+// The reflectors and caches take this struct as it is, so a new setting is a field here
+// and its parse line in gateway_config.cc.
+struct KubernetesSettings {
+  bool enabled = false;    // off: the static files are the policy
+  std::string kubeconfig;  // empty: in-cluster service account
+  std::string context;     // kubeconfig context; empty: current-context
+  std::string node_name;   // empty: $NODE_NAME (see ResolveKubernetesSettings)
+  bool all_pods = false;   // every pod of the cluster, not only this node's
+  std::string config_map_namespace = "dscp-gateway";
+  std::string config_map_name = "dscp-gateway-priorities";      // empty: do not watch
+  std::string namespace_class_label = "dscp-gateway.io/class";  // empty: do not watch
+  // Server-side watch duration; like client-go each watch asks for a random value in
+  // [watch_timeout, 2*watch_timeout) so that many gateways do not reconnect in step.
+  std::chrono::seconds watch_timeout{300};
+  // A stream silent for this long is presumed dead (bookmarks keep a live one talking).
+  std::chrono::seconds idle_timeout{90};
+  uint32_t page_size = 500;  // items per LIST page
+  // Not in gateway.yaml: reconnect pacing and its randomness, which tests shorten and seed.
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{30000};
+  uint64_t random_seed = 0;  // 0: from std::random_device
+};
 
 struct GatewayConfig {
   std::vector<std::string> eal_args;        // passed to rte_eal_init after argv[0]
@@ -32,20 +57,7 @@ struct GatewayConfig {
   uint32_t mbufs = 16383;            // mempool size (per gateway)
   uint32_t pod_table_size = 262144;  // pod addresses the datapath table holds
 
-  // Live sync from the Kubernetes API (k8s-sync/). Off: the static files are the policy.
-  struct Kubernetes {
-    bool enabled = false;
-    std::string kubeconfig;  // empty: in-cluster service account
-    std::string context;     // kubeconfig context; empty: current-context
-    std::string node_name;   // empty: $NODE_NAME (the DaemonSet sets it from spec.nodeName)
-    bool all_pods = false;   // every pod of the cluster, not only this node's
-    std::string config_map_namespace = "dscp-gateway";
-    std::string config_map_name = "dscp-gateway-priorities";      // empty: do not watch
-    std::string namespace_class_label = "dscp-gateway.io/class";  // empty: do not watch
-    uint32_t watch_timeout_seconds = 300;
-    uint32_t idle_timeout_seconds = 90;  // a watch silent this long is presumed dead
-    uint32_t page_size = 500;
-  } kubernetes;
+  KubernetesSettings kubernetes;
 
   std::string source;  // the file this came from, for messages
 };
@@ -54,5 +66,11 @@ struct GatewayConfig {
 // directory first, then against the working directory.
 Result<GatewayConfig> ParseGatewayConfig(std::string_view text, const std::string& source);
 Result<GatewayConfig> LoadGatewayConfigFile(const std::string& path);
+
+// config.kubernetes with the node whose pods are watched resolved: kubernetes.nodeName, else
+// `node_name_env` (pass getenv("NODE_NAME"): the DaemonSet sets it from spec.nodeName). An
+// error when neither names one and allPods is off.
+Result<KubernetesSettings> ResolveKubernetesSettings(const GatewayConfig& config,
+                                                     const char* node_name_env);
 
 }  // namespace dg

@@ -389,6 +389,10 @@ RestServerStats RestServer::stats() const {
   return stats;
 }
 
+std::string DefaultRestListen() {
+  return std::string(kDefaultRestHost) + ":" + std::to_string(kDefaultRestPort);
+}
+
 Result<tcp::endpoint> ParseListenAddress(const std::string& listen) {
   const auto fail = [&](std::string_view problem) {
     return ListenError("\"" + listen + "\": " + std::string(problem));

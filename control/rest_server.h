@@ -23,9 +23,15 @@ struct HttpResponse {
 
 using RouteHandler = std::function<HttpResponse()>;
 
+// Where the REST API listens unless configured otherwise; dscpctl's default endpoint.
+inline constexpr const char* kDefaultRestHost = "127.0.0.1";
+inline constexpr uint16_t kDefaultRestPort = 9470;
+
+std::string DefaultRestListen();  // kDefaultRestHost:kDefaultRestPort
+
 struct RestServerOptions {
-  std::string listen = "127.0.0.1:9470";  // host:port, [v6]:port; port 0 picks a free one
-  size_t max_connections = 64;            // further connections are accepted and closed at once
+  std::string listen = DefaultRestListen();  // host:port, [v6]:port; port 0 picks a free one
+  size_t max_connections = 64;               // further connections are accepted and closed at once
   std::chrono::milliseconds idle_timeout{10000};  // per request: headers must arrive in time
   uint32_t header_limit_bytes = 8192;             // larger request head -> 431
   uint32_t body_limit_bytes = 0;                  // GET has no body; any body -> 413

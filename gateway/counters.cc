@@ -1,43 +1,39 @@
 #include "gateway/counters.h"
 
 namespace dg {
+namespace {
 
-uint64_t CounterTotals::UnclassifiedTotal() const {
-  uint64_t total = 0;
-  for (uint32_t reason = 1; reason < kUnclassifiedReasonCount; ++reason)
-    total += unclassified[reason];
-  return total;
+#define DG_SUM_kCounter(field) into.field += from.field.Load();
+#define DG_SUM_kGauge(field) into.field += from.field.Load();
+#define DG_SUM_kHistogram(field)                               \
+  for (uint32_t b = 0; b <= kSojournBucketCount; ++b)          \
+    into.field##_buckets[b] += from.field##_buckets[b].Load(); \
+  into.field##_cycles_sum += from.field##_cycles_sum.Load();
+#define DG_SUM_FIELD(field, kind, name, key, help) DG_SUM_##kind(field)
+
+void AddClass(CounterTotals::Class& into, const ClassCounters& from) {
+  DG_CLASS_METRICS(DG_SUM_FIELD)
 }
+
+void AddWorker(CounterTotals& into, const WorkerCounters& from) {
+  DG_WORKER_METRICS(DG_SUM_FIELD)
+#define DG_SUM_PER_REASON(field, kind, name, key, help)                  \
+  for (uint32_t reason = 0; reason < kUnclassifiedReasonCount; ++reason) \
+    into.field[reason] += from.field[reason].Load();
+  DG_UNCLASSIFIED_METRICS(DG_SUM_PER_REASON)
+#undef DG_SUM_PER_REASON
+  for (uint32_t c = 0; c < DG_MAX_CLASSES; ++c) AddClass(into.classes[c], from.classes[c]);
+#define DG_SUM_PER_NAMESPACE(field, kind, name, key, help) \
+  for (uint32_t ns = 0; ns < DG_MAX_NAMESPACES; ++ns) into.field[ns] += from.field[ns].Load();
+  DG_NAMESPACE_METRICS(DG_SUM_PER_NAMESPACE)
+#undef DG_SUM_PER_NAMESPACE
+}
+
+}  // namespace
 
 CounterTotals SumCounters(const WorkerCounters* const* workers, size_t worker_count) {
   CounterTotals totals;
-  for (size_t w = 0; w < worker_count; ++w) {
-    const WorkerCounters& worker = *workers[w];
-#define DG_SUM_COUNTER(name, help) totals.name += worker.name.Load();
-    DG_WORKER_SCALAR_COUNTERS(DG_SUM_COUNTER)
-#undef DG_SUM_COUNTER
-    for (uint32_t reason = 0; reason < kUnclassifiedReasonCount; ++reason) {
-      totals.unclassified[reason] += worker.unclassified[reason].Load();
-    }
-    totals.port_shaper_tokens_bytes += worker.port_shaper_tokens_bytes.Load();
-    for (uint32_t c = 0; c < DG_MAX_CLASSES; ++c) {
-      for (uint32_t b = 0; b <= kSojournBucketCount; ++b) {
-        totals.classes[c].sojourn_buckets[b] += worker.classes[c].sojourn_buckets[b].Load();
-      }
-      totals.classes[c].sojourn_cycles_sum += worker.classes[c].sojourn_cycles_sum.Load();
-      totals.classes[c].ceiling_tokens_bytes += worker.classes[c].ceiling_tokens_bytes.Load();
-      totals.classes[c].packets += worker.classes[c].packets.Load();
-      totals.classes[c].bytes += worker.classes[c].bytes.Load();
-      totals.classes[c].drops += worker.classes[c].drops.Load();
-      totals.classes[c].depth += worker.classes[c].depth.Load();
-      totals.classes[c].peak_depth += worker.classes[c].peak_depth.Load();
-    }
-    for (uint32_t ns = 0; ns < DG_MAX_NAMESPACES; ++ns) {
-      totals.namespace_packets[ns] += worker.namespace_packets[ns].Load();
-      totals.namespace_bytes[ns] += worker.namespace_bytes[ns].Load();
-      totals.namespace_drops[ns] += worker.namespace_drops[ns].Load();
-    }
-  }
+  for (size_t w = 0; w < worker_count; ++w) AddWorker(totals, *workers[w]);
   return totals;
 }
 

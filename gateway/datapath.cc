@@ -8,8 +8,6 @@
 
 #include <algorithm>
 
-#include "gateway/stats_report.h"
-
 namespace dg {
 
 Datapath::~Datapath() {
@@ -29,10 +27,6 @@ std::vector<PodDirectoryEntry> DpdkDatapathTables::Pods() const {
 CounterTotals DpdkDatapathTables::ReadCounters() const {
   const WorkerCounters* workers[] = {datapath_.counters.get()};
   return SumCounters(workers, 1);
-}
-
-boost::json::object DpdkDatapathTables::CountersDocument(const CounterTotals& totals) const {
-  return CountersToJson(totals, *datapath_.publisher);
 }
 
 Result<int> InitEal(const std::vector<std::string>& eal_args) {

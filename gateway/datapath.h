@@ -66,7 +66,6 @@ class DpdkDatapathTables final : public DatapathTables {
   uint32_t pod_table_capacity() const override { return datapath_.pod_table->Capacity(); }
   CounterTotals ReadCounters() const override;
   uint64_t Heartbeat() const override { return datapath_.counters->heartbeat.Load(); }
-  boost::json::object CountersDocument(const CounterTotals& totals) const override;
 
  private:
   Datapath& datapath_;

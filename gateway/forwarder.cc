@@ -13,10 +13,10 @@
 #include <cstdio>
 
 #include "control/control_plane.h"
+#include "control/metric_snapshot.h"
 #include "gateway/datapath.h"
 #include "gateway/gateway_app.h"
 #include "gateway/port.h"
-#include "gateway/stats_report.h"
 #include "gateway/worker.h"
 #include "k8s-sync/kube_client.h"
 
@@ -45,51 +45,15 @@ int WorkerEntry(void* argument) {
   return 0;
 }
 
-void PrintPortLine(const char* role, uint16_t port_id) {
-  const PortStatistics stats = ReadPortStatistics(port_id);
-  std::printf(
-      "port %s rx_packets=%lu rx_bytes=%lu tx_packets=%lu tx_bytes=%lu rx_missed=%lu "
-      "rx_errors=%lu tx_errors=%lu rx_nombuf=%lu\n",
-      role, stats.rx_packets, stats.rx_bytes, stats.tx_packets, stats.tx_bytes, stats.rx_missed,
-      stats.rx_errors, stats.tx_errors, stats.rx_nombuf);
-}
-
 }  // namespace
-
-Result<k8s::ClusterAccess> ResolveClusterAccess(const GatewayConfig& config,
-                                                k8s::KubernetesSyncOptions* options) {
-  const GatewayConfig::Kubernetes& kubernetes = config.kubernetes;
-  options->node_name = kubernetes.node_name;
-  if (options->node_name.empty()) {
-    if (const char* node_name = std::getenv("NODE_NAME"); node_name != nullptr)
-      options->node_name = node_name;
-  }
-  if (options->node_name.empty() && !kubernetes.all_pods) {
-    return ConfigError{
-        config.source, "kubernetes.nodeName",
-        "no node name: set it, or NODE_NAME (the DaemonSet sets it from spec.nodeName), or "
-        "allPods: true"};
-  }
-  options->all_pods = kubernetes.all_pods;
-  options->config_map_namespace = kubernetes.config_map_namespace;
-  options->config_map_name = kubernetes.config_map_name;
-  options->namespace_class_label = kubernetes.namespace_class_label;
-  options->watch_timeout = std::chrono::seconds(kubernetes.watch_timeout_seconds);
-  options->idle_timeout = std::chrono::seconds(kubernetes.idle_timeout_seconds);
-  options->page_size = kubernetes.page_size;
-  return kubernetes.kubeconfig.empty()
-             ? k8s::InClusterAccess()
-             : k8s::KubeconfigAccess(kubernetes.kubeconfig, kubernetes.context);
-}
 
 int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
   // Everything that can be wrong in the configuration is found before EAL touches a port.
-  k8s::KubernetesSyncOptions sync_options;
-  Result<k8s::ClusterAccess> cluster_access = k8s::ClusterAccess{};
+  Result<k8s::KubernetesStartup> kubernetes = k8s::KubernetesStartup{};
   if (config.kubernetes.enabled) {
-    cluster_access = ResolveClusterAccess(config, &sync_options);
-    if (!cluster_access) {
-      std::fprintf(stderr, "dscp-gateway: %s\n", cluster_access.error().Message().c_str());
+    kubernetes = k8s::ResolveKubernetesStartup(config);
+    if (!kubernetes) {
+      std::fprintf(stderr, "dscp-gateway: %s\n", kubernetes.error().Message().c_str());
       return 1;
     }
   }
@@ -156,7 +120,7 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
       io.stop();
     });
     if (config.kubernetes.enabled) {
-      auto client = k8s::KubeClient::Create(io, *cluster_access);
+      auto client = k8s::KubeClient::Create(io, kubernetes->access);
       if (!client) {
         std::fprintf(stderr, "dscp-gateway: %s\n", client.error().Message().c_str());
         StopPort(*kernel_port);
@@ -166,8 +130,10 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
       }
       std::printf("dscp-gateway: syncing from the Kubernetes API at %s (%s)\n",
                   (*client)->Describe().c_str(),
-                  sync_options.all_pods ? "all pods" : ("node " + sync_options.node_name).c_str());
-      control_plane.EnableKubernetes(std::move(*client), sync_options);
+                  kubernetes->settings.all_pods
+                      ? "all pods"
+                      : ("node " + kubernetes->settings.node_name).c_str());
+      control_plane.EnableKubernetes(std::move(*client), kubernetes->settings);
     }
     auto rest_endpoint = control_plane.Start();
     if (!rest_endpoint) {
@@ -196,9 +162,7 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
     rte_eal_wait_lcore(worker_lcore);
 
     std::printf("dscp-gateway: final counters\n");
-    PrintPortLine("kernel", *kernel_port);
-    PrintPortLine("uplink", *uplink_port);
-    PrintCountersText(stdout, control_plane.Totals(), *(*datapath)->publisher);
+    std::fputs(RenderMetricsText(control_plane.Metrics()).c_str(), stdout);
     std::fflush(stdout);
     StopPort(*kernel_port);
     StopPort(*uplink_port);

@@ -8,10 +8,10 @@
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 
+#include "control/counter_metrics.h"
 #include "gateway/datapath.h"
 #include "gateway/gateway_app.h"
 #include "gateway/port.h"
-#include "gateway/stats_report.h"
 #include "gateway/worker.h"
 
 namespace dg {
@@ -96,8 +96,10 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
                    totals.kernel_rx_packets, totals.uplink_tx_packets);
       exit_code = 1;
     }
+    MetricSnapshot snapshot;
+    AddCounterMetrics(snapshot, totals, DpdkDatapathTables(**datapath), rte_get_tsc_hz());
     if (options.json) {
-      boost::json::object document = CountersToJson(totals, *(*datapath)->publisher);
+      boost::json::object document = StatsJson(snapshot, (*datapath)->publisher->policy());
       document["packets_in"] = totals.kernel_rx_packets;
       document["packets_out"] = totals.uplink_tx_packets;
       document["policy_hash"] = (*datapath)->publisher->policy().content_hash;
@@ -105,7 +107,7 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
     } else {
       std::printf("replay: %lu frames in, %lu frames out, %lu marked\n", totals.kernel_rx_packets,
                   totals.uplink_tx_packets, totals.marked);
-      PrintCountersText(stdout, totals, *(*datapath)->publisher);
+      std::fputs(RenderMetricsText(snapshot).c_str(), stdout);
     }
   }
   rte_eal_cleanup();

@@ -36,11 +36,4 @@ inline constexpr const char* kUnclassifiedReasonNames[kUnclassifiedReasonCount] 
 #undef DG_REASON_NAME
 };
 
-inline constexpr const char* kUnclassifiedReasonHelp[kUnclassifiedReasonCount] = {
-    "classified",
-#define DG_REASON_HELP(name, help) help,
-    DG_UNCLASSIFIED_REASONS(DG_REASON_HELP)
-#undef DG_REASON_HELP
-};
-
 }  // namespace dg

@@ -328,6 +328,16 @@ Result<ClusterAccess> KubeconfigAccess(const std::string& path, const std::strin
   }
 }
 
+Result<KubernetesStartup> ResolveKubernetesStartup(const GatewayConfig& config) {
+  auto settings = ResolveKubernetesSettings(config, std::getenv("NODE_NAME"));
+  if (!settings) return Result<KubernetesStartup>(boost::system::in_place_error, settings.error());
+  auto access = settings->kubeconfig.empty()
+                    ? InClusterAccess()
+                    : KubeconfigAccess(settings->kubeconfig, settings->context);
+  if (!access) return Result<KubernetesStartup>(boost::system::in_place_error, access.error());
+  return KubernetesStartup{std::move(*settings), std::move(*access)};
+}
+
 bool BearerToken::FileStamp::operator==(const FileStamp& other) const {
   return device == other.device && inode == other.inode && size == other.size &&
          mtime.tv_sec == other.mtime.tv_sec && mtime.tv_nsec == other.mtime.tv_nsec &&

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "control/gateway_config.h"
 #include "control/result.h"
 
 namespace dg::k8s {
@@ -35,6 +36,14 @@ Result<ClusterAccess> InClusterAccess(
 // token, tokenFile, client-certificate(-data)/client-key(-data), certificate-authority(-data),
 // insecure-skip-tls-verify. Exec/auth-provider plugins are rejected with a clear error.
 Result<ClusterAccess> KubeconfigAccess(const std::string& path, const std::string& context = "");
+
+// What `dscp-gateway run` checks before EAL touches a port: the settings with the node name
+// resolved (ResolveNodeName) and the cluster access they select (kubeconfig, else in-cluster).
+struct KubernetesStartup {
+  KubernetesSettings settings;
+  ClusterAccess access;
+};
+Result<KubernetesStartup> ResolveKubernetesStartup(const GatewayConfig& config);
 
 // The bearer token of each request. A token file is re-read when it changes (a stat per
 // request) or has not been read for a minute; while it cannot be read (a rotation in

@@ -11,23 +11,10 @@
 
 namespace dg::k8s {
 
-struct KubernetesSyncOptions {
-  std::string node_name;  // required unless all_pods
-  bool all_pods = false;
-  std::string config_map_namespace = "dscp-gateway";
-  std::string config_map_name = "dscp-gateway-priorities";      // empty: do not watch
-  std::string namespace_class_label = "dscp-gateway.io/class";  // empty: do not watch namespaces
-  std::chrono::seconds watch_timeout{300};
-  std::chrono::milliseconds idle_timeout{std::chrono::seconds(90)};
-  uint32_t page_size = 500;
-  std::chrono::milliseconds backoff_initial{500};
-  std::chrono::milliseconds backoff_max{30000};
-};
-
 class KubernetesSync {
  public:
   KubernetesSync(boost::asio::io_context& io, KubeTransport& transport,
-                 KubernetesSyncOptions options, PodTableSink& pods, SyncLagObserver& lag,
+                 const KubernetesSettings& settings, PodTableSink& pods, SyncLagObserver& lag,
                  NamespaceLabelCache::Publish publish_labels,
                  PrioritiesConfigMapCache::Apply apply_priorities);
 
@@ -41,11 +28,11 @@ class KubernetesSync {
   const Reflector* config_map() const { return config_map_reflector_.get(); }
   const PodCache& pod_cache() const { return pod_cache_; }
   const KubeTransport& transport() const { return transport_; }
-  const KubernetesSyncOptions& options() const { return options_; }
+  const KubernetesSettings& settings() const { return settings_; }
 
  private:
   KubeTransport& transport_;
-  KubernetesSyncOptions options_;
+  KubernetesSettings settings_;
   PodCache pod_cache_;
   NamespaceLabelCache namespace_cache_;
   PrioritiesConfigMapCache config_map_cache_;

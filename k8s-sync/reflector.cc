@@ -45,13 +45,14 @@ bool ParseWatchEventType(std::string_view text, WatchEventType* type) {
   return true;
 }
 
-Reflector::Reflector(boost::asio::io_context& io, KubeTransport& transport,
-                     ReflectorOptions options, ReflectorHandler& handler)
+Reflector::Reflector(boost::asio::io_context& io, KubeTransport& transport, WatchTarget target,
+                     const KubernetesSettings& settings, ReflectorHandler& handler)
     : io_(io),
       transport_(transport),
-      options_(std::move(options)),
+      target_(std::move(target)),
+      settings_(settings),
       handler_(handler),
-      random_(options_.random_seed != 0 ? options_.random_seed : std::random_device{}()),
+      random_(settings_.random_seed != 0 ? settings_.random_seed : std::random_device{}()),
       backoff_timer_(io) {}
 
 void Reflector::Start() { boost::asio::co_spawn(io_, Run(), boost::asio::detached); }
@@ -67,7 +68,7 @@ void Reflector::RecordError(std::string message) {
   stats_.last_error_at = std::chrono::system_clock::now();
   // One line per distinct failure: a server down for an hour is not an hour of logs.
   if (message != stats_.last_error) {
-    std::fprintf(stderr, "dscp-gateway: k8s %s: %s\n", options_.resource_path.c_str(),
+    std::fprintf(stderr, "dscp-gateway: k8s %s: %s\n", target_.resource_path.c_str(),
                  message.c_str());
     std::fflush(stderr);
   }
@@ -82,26 +83,26 @@ std::string Reflector::Query(bool watch, const std::string& continue_token) {
     query += '=';
     query += Encode(value);
   };
-  if (!options_.field_selector.empty()) add("fieldSelector", options_.field_selector);
-  if (!options_.label_selector.empty()) add("labelSelector", options_.label_selector);
+  if (!target_.field_selector.empty()) add("fieldSelector", target_.field_selector);
+  if (!target_.label_selector.empty()) add("labelSelector", target_.label_selector);
   if (watch) {
     add("watch", "1");
     add("resourceVersion", stats_.resource_version);
     add("allowWatchBookmarks", "true");
-    const uint64_t base = static_cast<uint64_t>(options_.watch_timeout.count());
+    const uint64_t base = static_cast<uint64_t>(settings_.watch_timeout.count());
     add("timeoutSeconds", std::to_string(base + (base == 0 ? 0 : random_() % base)));
   } else {
-    add("limit", std::to_string(options_.page_size));
+    add("limit", std::to_string(settings_.page_size));
     if (!continue_token.empty()) add("continue", continue_token);
   }
-  return options_.resource_path + query;
+  return target_.resource_path + query;
 }
 
 boost::asio::awaitable<void> Reflector::Backoff() {
   const uint32_t exponent =
       std::min<uint32_t>(consecutive_failures_ == 0 ? 0 : consecutive_failures_ - 1, 16);
   const std::chrono::milliseconds ceiling = std::min<std::chrono::milliseconds>(
-      options_.backoff_max, options_.backoff_initial * (1LL << exponent));
+      settings_.backoff_max, settings_.backoff_initial * (1LL << exponent));
   // Full jitter in [ceiling/2, ceiling]: spreads reconnects of a fleet after an outage.
   const auto half = std::max<std::chrono::milliseconds>(ceiling / 2, std::chrono::milliseconds(1));
   const auto delay =
@@ -221,7 +222,7 @@ boost::asio::awaitable<bool> Reflector::WatchOnce() {
     return true;
   };
   const KubeResponse response =
-      co_await transport_.Stream(Query(true, ""), on_line, options_.idle_timeout);
+      co_await transport_.Stream(Query(true, ""), on_line, settings_.idle_timeout);
   if (*stopped_ || relist) co_return relist;
   ++stats_.watch_restarts;
   if (response.status == 410) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "control/gateway_config.h"
 #include "k8s-sync/kube_transport.h"
 
 namespace dg::k8s {
@@ -42,19 +43,12 @@ class ReflectorHandler {
   std::vector<boost::json::object> pending_;
 };
 
-struct ReflectorOptions {
+// What one reflector lists and watches; how (page size, timeouts, backoff) is the shared
+// KubernetesSettings.
+struct WatchTarget {
   std::string resource_path;   // "/api/v1/pods" or "/api/v1/namespaces/ns/configmaps"
   std::string field_selector;  // "spec.nodeName=node-a"; empty: none
   std::string label_selector;
-  uint32_t page_size = 500;
-  // Server-side watch duration; like client-go each watch asks for a random value in
-  // [watch_timeout, 2*watch_timeout) so that many gateways do not reconnect in step.
-  std::chrono::seconds watch_timeout{300};
-  // A stream silent for this long is presumed dead (bookmarks keep a live one talking).
-  std::chrono::milliseconds idle_timeout{std::chrono::seconds(90)};
-  std::chrono::milliseconds backoff_initial{500};
-  std::chrono::milliseconds backoff_max{30000};
-  uint64_t random_seed = 0;  // 0: from std::random_device
 };
 
 struct ReflectorStats {
@@ -75,15 +69,15 @@ struct ReflectorStats {
 
 class Reflector {
  public:
-  Reflector(boost::asio::io_context& io, KubeTransport& transport, ReflectorOptions options,
-            ReflectorHandler& handler);
+  Reflector(boost::asio::io_context& io, KubeTransport& transport, WatchTarget target,
+            const KubernetesSettings& settings, ReflectorHandler& handler);
 
   // Starts the list/watch loop; it runs until Stop().
   void Start();
   void Stop();
 
   const ReflectorStats& stats() const { return stats_; }
-  const ReflectorOptions& options() const { return options_; }
+  const WatchTarget& target() const { return target_; }
 
  private:
   boost::asio::awaitable<void> Run();
@@ -97,7 +91,8 @@ class Reflector {
 
   boost::asio::io_context& io_;
   KubeTransport& transport_;
-  ReflectorOptions options_;
+  WatchTarget target_;
+  KubernetesSettings settings_;
   ReflectorHandler& handler_;
   ReflectorStats stats_;
   std::mt19937_64 random_;

@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdarg>
@@ -54,6 +55,7 @@ int LogLibbpf(libbpf_print_level level, const char* format, va_list args) {
   int length = std::vsnprintf(line.data(), line.size(), format, args);
   std::string_view text(line.data(), length < 0 ? 0 : std::min<size_t>(length, line.size() - 1));
   while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  if (text.starts_with("libbpf: ")) text.remove_prefix(8);  // the component says it already
   Log(level == LIBBPF_WARN ? LogLevel::kWarning : LogLevel::kDebug, "libbpf", text);
   return 0;
 }
@@ -234,6 +236,11 @@ EnvResult<AttachMode> AttachToLeg(const std::string& interface, int prog_fd) {
   LegStatus current = QueryLeg(interface);
   bpf_xdp_attach_opts options{};
   options.sz = sizeof(options);
+  if (current.program_id != 0 && !IsOwnProgramName(current.program_name)) {
+    return EnvironmentError{operation, "XDP program " + std::to_string(current.program_id) + " (" +
+                                           current.program_name +
+                                           ") is attached and is not ours; not replacing it"};
+  }
   if (current.program_id != 0) {
     OwnedFd old_program(bpf_prog_get_fd_by_id(current.program_id));
     if (old_program.get() < 0)

@@ -56,8 +56,9 @@ std::string ErrnoText(int error);  // strerror for a positive or negative errno
 unsigned InterfaceIndex(const std::string& interface);
 
 LegStatus QueryLeg(const std::string& interface);
-// Attaches prog_fd; a program already there is replaced atomically in its mode,
-// otherwise native mode is tried first, then SKB mode.
+// Attaches prog_fd; one of our programs already there (ours or the PMD's instance) is
+// replaced atomically in its mode, another program is an error; on a free interface
+// native mode is tried first, then SKB mode.
 EnvResult<AttachMode> AttachToLeg(const std::string& interface, int prog_fd);
 // Detaches the program on the interface when it is one of ours (dg_*); another
 // program is left in place with a warning.

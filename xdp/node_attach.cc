@@ -3,6 +3,7 @@
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -288,7 +289,8 @@ EnvResult<Outcome> AttachNode(Rtnetlink& netlink, NodePrograms& programs,
     if (auto done = RunStep(step, netlink, programs, state->uplink); !done) {
       DG_LOG_ERROR(kComponent, "step %d (%s) failed: %s; rolling back", number,
                    AttachStepName(step), done.error().Message().c_str());
-      auto rolled_back = DetachNode(netlink, programs, state->uplink.name, options.state_path);
+      auto rolled_back =
+          DetachNode(netlink, programs, {state->uplink.name, options.state_path, false});
       return EnvironmentError{
           what, done.error().Message() +
                     (rolled_back ? "; rolled back, node as before"
@@ -304,8 +306,10 @@ EnvResult<Outcome> AttachNode(Rtnetlink& netlink, NodePrograms& programs,
                            kKernelLeg};
 }
 
-EnvResult<Outcome> DetachNode(Rtnetlink& netlink, NodePrograms& programs, const std::string& uplink,
-                              const std::string& state_path) {
+EnvResult<Outcome> DetachNode(Rtnetlink& netlink, NodePrograms& programs,
+                              const DetachOptions& options) {
+  const std::string& uplink = options.uplink;
+  const std::string& state_path = options.state_path;
   auto loaded = LoadNodeState(state_path);
   if (!loaded) return loaded.error();
   if (!*loaded) {
@@ -329,6 +333,7 @@ EnvResult<Outcome> DetachNode(Rtnetlink& netlink, NodePrograms& programs, const 
   if (auto detached = programs.Detach(saved.name); !detached) return detached.error();
   // Deleting the kernel leg takes its peer, its addresses and its routes with it.
   if (auto deleted = netlink.DeleteLink(kKernelLeg); !deleted) return deleted.error();
+  if (options.kill_after_deleting_legs) raise(SIGKILL);
   auto link = RequireLink(netlink, saved.name);
   if (!link) return link.error();
   if (auto ipv6 = SetIpv6Disabled(saved.name, saved.ipv6_disabled); !ipv6) return ipv6.error();

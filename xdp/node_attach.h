@@ -20,7 +20,8 @@ inline constexpr const char* kGatewayLeg = "dgw-gateway";
 
 struct ProgramsStatus {
   bool attached = false;
-  bool gateway_socket_bound = false;
+  std::optional<bool> gateway_socket_bound;     // nullopt: the kernel cannot tell (no xsk_diag)
+  std::optional<double> heartbeat_age_seconds;  // nullopt: the gateway never beat
   uint64_t failed_open_frames = 0;
   uint64_t bypassed_frames = 0;
   std::string detail;  // one line for humans
@@ -64,9 +65,16 @@ struct Outcome {
 
 EnvResult<Outcome> AttachNode(Rtnetlink& netlink, NodePrograms& programs,
                               const AttachOptions& options);
-// `uplink` may be empty or "auto" (the one in the state file).
-EnvResult<Outcome> DetachNode(Rtnetlink& netlink, NodePrograms& programs, const std::string& uplink,
-                              const std::string& state_path);
+struct DetachOptions {
+  std::string uplink;  // empty or "auto": the one in the state file
+  std::string state_path = kDefaultStatePath;
+  // Test hook: SIGKILL ourselves right after deleting the veth pair, when the node's
+  // addresses are on no interface at all (the worst moment to die).
+  bool kill_after_deleting_legs = false;
+};
+
+EnvResult<Outcome> DetachNode(Rtnetlink& netlink, NodePrograms& programs,
+                              const DetachOptions& options);
 
 struct NodeStatus {
   std::optional<NodeState> state;

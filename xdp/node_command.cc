@@ -33,6 +33,8 @@ Default state file: /run/dscp-gateway/node.json. Details: docs/node.md.
 
 // Test hook for the interrupted-attach tests: SIGKILL after this attach step.
 constexpr const char* kKillAfterStepVariable = "DSCP_GATEWAY_NODE_KILL_AFTER_STEP";
+// Test hook for the interrupted-detach test: SIGKILL once the veth pair is deleted.
+constexpr const char* kKillDuringDetachVariable = "DSCP_GATEWAY_NODE_KILL_DURING_DETACH";
 
 int UsageError(const std::string& message) {
   DG_LOG_ERROR(kComponent, "%s (see dscp-gateway node --help)", message.c_str());
@@ -97,7 +99,8 @@ int RunNodeCommand(const std::vector<std::string>& args, NodePrograms& programs)
       options.kill_after_step = std::atoi(kill_after);
     outcome = AttachNode(*netlink, programs, options);
   } else {
-    outcome = DetachNode(*netlink, programs, uplink, state_path);
+    DetachOptions options{uplink, state_path, std::getenv(kKillDuringDetachVariable) != nullptr};
+    outcome = DetachNode(*netlink, programs, options);
   }
   if (!outcome) return Failed(outcome.error());
   std::printf("%s\n", outcome->message.c_str());

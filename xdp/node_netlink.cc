@@ -345,31 +345,36 @@ std::vector<uint8_t> LinkRequest(uint16_t type, uint16_t flags, int ifindex, nlm
   *out = header;
   return buffer;
 }
+// A dump of every object of one kind: the zeroed family header asks for AF_UNSPEC (all).
+std::vector<uint8_t> DumpRequest(uint16_t type, size_t family_size) {
+  std::vector<uint8_t> buffer(kRequestBufferSize, 0);
+  nlmsghdr* header = mnl_nlmsg_put_header(buffer.data());
+  header->nlmsg_type = type;
+  header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  mnl_nlmsg_put_extra_header(header, family_size);
+  buffer.resize(header->nlmsg_len);
+  return buffer;
+}
 }  // namespace
 
 EnvResult<std::optional<LinkInfo>> Rtnetlink::GetLink(const std::string& name) {
-  nlmsghdr* header = nullptr;
-  std::vector<uint8_t> request = LinkRequest(RTM_GETLINK, 0, 0, &header);
-  mnl_attr_put_strz(header, IFLA_IFNAME, name.c_str());
-  int error = 0;
-  auto replies = Exchange(std::move(request), "get link " + name, &error);
-  if (!replies) return replies.error();
-  if (error == ENODEV) return std::optional<LinkInfo>();
-  if (error != 0) return EnvironmentError{"get link " + name, ErrnoText(error)};
-  for (const RawMessage& reply : *replies) {
-    if (auto link = ParseLink(reply)) return link;
-  }
-  return std::optional<LinkInfo>();
+  return FetchLink(0, name);
 }
 
 EnvResult<std::optional<LinkInfo>> Rtnetlink::GetLink(int ifindex) {
+  return FetchLink(ifindex, "");
+}
+
+EnvResult<std::optional<LinkInfo>> Rtnetlink::FetchLink(int ifindex, const std::string& name) {
   nlmsghdr* header = nullptr;
   std::vector<uint8_t> request = LinkRequest(RTM_GETLINK, 0, ifindex, &header);
+  if (!name.empty()) mnl_attr_put_strz(header, IFLA_IFNAME, name.c_str());
+  const std::string what = "get link " + (name.empty() ? std::to_string(ifindex) : name);
   int error = 0;
-  auto replies = Exchange(std::move(request), "get link " + std::to_string(ifindex), &error);
+  auto replies = Exchange(std::move(request), what, &error);
   if (!replies) return replies.error();
   if (error == ENODEV) return std::optional<LinkInfo>();
-  if (error != 0) return EnvironmentError{"get link " + std::to_string(ifindex), ErrnoText(error)};
+  if (error != 0) return EnvironmentError{what, ErrnoText(error)};
   for (const RawMessage& reply : *replies) {
     if (auto link = ParseLink(reply)) return link;
   }
@@ -433,14 +438,7 @@ EnvResult<void> Rtnetlink::DeleteLink(const std::string& name) {
 }
 
 EnvResult<std::vector<RawMessage>> Rtnetlink::DumpAddresses(int ifindex) {
-  std::vector<uint8_t> request(kRequestBufferSize, 0);
-  nlmsghdr* header = mnl_nlmsg_put_header(request.data());
-  header->nlmsg_type = RTM_GETADDR;
-  header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifaddrmsg)))->ifa_family =
-      AF_UNSPEC;
-  request.resize(header->nlmsg_len);
-  auto replies = Exchange(std::move(request), "dump addresses", nullptr);
+  auto replies = Exchange(DumpRequest(RTM_GETADDR, sizeof(ifaddrmsg)), "dump addresses", nullptr);
   if (!replies) return replies.error();
   std::vector<RawMessage> addresses;
   for (RawMessage& reply : *replies) {
@@ -454,13 +452,7 @@ EnvResult<std::vector<RawMessage>> Rtnetlink::DumpAddresses(int ifindex) {
 }
 
 EnvResult<std::vector<RawMessage>> Rtnetlink::DumpRoutes() {
-  std::vector<uint8_t> request(kRequestBufferSize, 0);
-  nlmsghdr* header = mnl_nlmsg_put_header(request.data());
-  header->nlmsg_type = RTM_GETROUTE;
-  header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(rtmsg)))->rtm_family = AF_UNSPEC;
-  request.resize(header->nlmsg_len);
-  auto replies = Exchange(std::move(request), "dump routes", nullptr);
+  auto replies = Exchange(DumpRequest(RTM_GETROUTE, sizeof(rtmsg)), "dump routes", nullptr);
   if (!replies) return replies.error();
   std::vector<RawMessage> routes;
   for (RawMessage& reply : *replies) {

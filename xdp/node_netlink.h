@@ -82,6 +82,8 @@ class Rtnetlink {
 
  private:
   explicit Rtnetlink(mnl_socket* socket);
+  // By index, or by name when name is not empty.
+  EnvResult<std::optional<LinkInfo>> FetchLink(int ifindex, const std::string& name);
   EnvResult<std::vector<RawMessage>> Exchange(std::vector<uint8_t> request, const std::string& what,
                                               int* kernel_errno);
 

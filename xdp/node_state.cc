@@ -17,18 +17,6 @@ namespace json = boost::json;
 
 constexpr int kStateVersion = 1;
 
-const char* PhaseName(Phase phase) {
-  switch (phase) {
-    case Phase::kAttaching:
-      return "attaching";
-    case Phase::kAttached:
-      return "attached";
-    case Phase::kDetaching:
-      return "detaching";
-  }
-  return "?";
-}
-
 std::string ToHex(const RawMessage& bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string text;
@@ -66,6 +54,18 @@ json::array HexArray(const std::vector<RawMessage>& messages) {
 }
 
 }  // namespace
+
+const char* PhaseName(Phase phase) {
+  switch (phase) {
+    case Phase::kAttaching:
+      return "attaching";
+    case Phase::kAttached:
+      return "attached";
+    case Phase::kDetaching:
+      return "detaching";
+  }
+  return "?";
+}
 
 std::string FormatMac(const MacAddress& mac) {
   char text[18];

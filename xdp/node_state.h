@@ -16,6 +16,7 @@ namespace dg::node {
 inline constexpr const char* kDefaultStatePath = "/run/dscp-gateway/node.json";
 
 enum class Phase { kAttaching, kAttached, kDetaching };
+const char* PhaseName(Phase phase);  // "attaching", "attached", "detaching": as in the file
 
 struct UplinkSnapshot {
   std::string name;

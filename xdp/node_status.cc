@@ -10,16 +10,11 @@ namespace {
 
 namespace json = boost::json;
 
-const char* PhaseText(Phase phase) {
-  switch (phase) {
-    case Phase::kAttaching:
-      return "attaching (interrupted: run node attach or node detach)";
-    case Phase::kAttached:
-      return "attached";
-    case Phase::kDetaching:
-      return "detaching (interrupted: run node detach)";
-  }
-  return "?";
+// What to do about a phase that is not "attached".
+const char* PhaseHint(Phase phase) {
+  if (phase == Phase::kAttaching) return " (interrupted: run node attach or node detach)";
+  if (phase == Phase::kDetaching) return " (interrupted: run node detach)";
+  return "";
 }
 
 json::value LinkJson(const std::optional<LinkInfo>& link) {
@@ -83,7 +78,7 @@ std::string NodeStatusText(const NodeStatus& status) {
                               : "\n");
   }
   const NodeState& state = *status.state;
-  std::string text = "node: " + std::string(PhaseText(state.phase)) + "\n";
+  std::string text = "node: " + std::string(PhaseName(state.phase)) + PhaseHint(state.phase) + "\n";
   if (state.phase == Phase::kAttaching) {
     text += "journal: step " + std::to_string(state.step) + "/" + std::to_string(kAttachStepCount) +
             " (" + AttachStepName(static_cast<AttachStep>(state.step < 1 ? 1 : state.step)) + ")\n";
@@ -101,8 +96,16 @@ std::string NodeStatusText(const NodeStatus& status) {
     text += "programs: " + std::string(programs.attached ? "attached" : "not attached") +
             (programs.detail.empty() ? "" : " (" + programs.detail + ")") + "\n";
     text += "gateway socket: " +
-            std::string(programs.gateway_socket_bound ? "bound" : "not bound (failing open)") +
+            std::string(!programs.gateway_socket_bound
+                            ? "unknown (kernel without CONFIG_XDP_SOCKETS_DIAG)"
+                        : *programs.gateway_socket_bound ? "bound"
+                                                         : "not bound (failing open)") +
             "\n";
+    text +=
+        "gateway heartbeat: " +
+        (programs.heartbeat_age_seconds ? std::to_string(*programs.heartbeat_age_seconds) + " s ago"
+                                        : std::string("never")) +
+        "\n";
     text += "frames failed open: " + std::to_string(programs.failed_open_frames) +
             ", bypassed to the kernel: " + std::to_string(programs.bypassed_frames) + "\n";
   } else {
@@ -114,7 +117,7 @@ std::string NodeStatusText(const NodeStatus& status) {
 std::string NodeStatusJson(const NodeStatus& status) {
   json::object root;
   root["attached"] = status.state && status.state->phase == Phase::kAttached;
-  root["phase"] = status.state ? json::value(PhaseText(status.state->phase)) : json::value(nullptr);
+  root["phase"] = status.state ? json::value(PhaseName(status.state->phase)) : json::value(nullptr);
   if (status.state) {
     root["journal_step"] = status.state->step;
     root["uplink_name"] = status.state->uplink.name;
@@ -126,11 +129,17 @@ std::string NodeStatusJson(const NodeStatus& status) {
   root["kernel_leg_addresses"] = status.kernel_leg_addresses;
   root["gateway_leg"] = LinkJson(status.gateway_leg);
   if (status.programs) {
-    root["programs"] = json::object{{"attached", status.programs->attached},
-                                    {"gateway_socket_bound", status.programs->gateway_socket_bound},
-                                    {"failed_open_frames", status.programs->failed_open_frames},
-                                    {"bypassed_frames", status.programs->bypassed_frames},
-                                    {"detail", status.programs->detail}};
+    root["programs"] = json::object{
+        {"attached", status.programs->attached},
+        {"gateway_socket_bound", status.programs->gateway_socket_bound
+                                     ? json::value(*status.programs->gateway_socket_bound)
+                                     : json::value(nullptr)},
+        {"heartbeat_age_seconds", status.programs->heartbeat_age_seconds
+                                      ? json::value(*status.programs->heartbeat_age_seconds)
+                                      : json::value(nullptr)},
+        {"failed_open_frames", status.programs->failed_open_frames},
+        {"bypassed_frames", status.programs->bypassed_frames},
+        {"detail", status.programs->detail}};
   } else {
     root["programs"] = nullptr;
     if (!status.programs_error.empty()) root["programs_error"] = status.programs_error;

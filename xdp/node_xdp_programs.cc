@@ -29,7 +29,11 @@ class XdpPrograms final : public NodePrograms {
     ProgramsStatus status;
     status.attached = queried->uplink.program_id != 0 && queried->gateway_leg.program_id != 0 &&
                       queried->kernel_leg.program_id != 0;
-    status.gateway_socket_bound = queried->gateway_sockets_bound > 0;
+    if (queried->gateway_sockets_bound)
+      status.gateway_socket_bound = *queried->gateway_sockets_bound > 0;
+    if (queried->heartbeat_age) {
+      status.heartbeat_age_seconds = std::chrono::duration<double>(*queried->heartbeat_age).count();
+    }
     const xdp::XdpCounterTotals& counters = queried->counters;
     status.failed_open_frames = counters[DG_XDP_FAIL_OPEN_NO_SOCKET] +
                                 counters[DG_XDP_FAIL_OPEN_STALE_HEARTBEAT] +

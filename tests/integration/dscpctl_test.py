@@ -123,7 +123,7 @@ def stats_document(step: int, uptime: float) -> dict:
             klass("scavenger", 8, 500000000, 900, 900000, scavenger_drops, 1024, 1024, 4100.0),
         ],
         "namespaces": [
-            {"namespace": "(unmarked)", "class": "", "packets": 6, "bytes": 496, "drops": 0},
+            {"namespace": "(unmarked)", "class": "standard", "packets": 6, "bytes": 496, "drops": 0},
             {"namespace": "ray-training", "class": "critical", "packets": critical_packets, "bytes": critical_bytes,
              "drops": 0},
             {"namespace": "batch-etl", "class": "scavenger", "packets": 900 + SCAVENGER_DROPS_STEP * step,
@@ -376,6 +376,10 @@ def main() -> int:
         check(near(float(reasons["not_ip"][1]), NOT_IP_STEP / INTERVAL), "not_ip rate", out)
         check("unknown source: " in out and "IP frames from addresses not in the pod table" in out,
               "unknown source line", out)
+        counters = table_rows(out, "WORKER COUNTER")
+        check(near(float(counters.get("unknown_source", [0, 0])[1]), UNKNOWN_SOURCE_STEP / INTERVAL),
+              "worker counter table: unknown_source rate", out)
+        check("drain_drops" in counters, "worker counter table lists every counter of the metric list", out)
         unknown_total = int(out.split("unknown source: ", 1)[1].split()[0])
         check(unknown_total >= 6 + UNKNOWN_SOURCE_STEP, "unknown source total", out)
 

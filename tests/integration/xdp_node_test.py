@@ -159,6 +159,26 @@ def scenario(tool: Tool) -> None:
     print("ok   detach with nothing attached succeeds", flush=True)
 
 
+def run_on_namespaces(scenario_fn, failure_hint: str = "") -> int:
+    """Re-runs this script in a private mount namespace with its own bpffs (pins never meet
+    the host's), then runs scenario_fn() between namespaces built and removed here."""
+    if os.environ.get("DX_PRIVATE_BPFFS") != "1":
+        env = dict(os.environ, DX_PRIVATE_BPFFS="1")
+        return subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
+                               os.path.abspath(sys.argv[0]), *sys.argv[1:]], env=env).returncode
+    subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
+    remove_namespaces()
+    try:
+        build_namespaces()
+        scenario_fn()
+        return 0
+    except (Failure, subprocess.TimeoutExpired) as error:
+        print(f"FAIL {error}{failure_hint}", flush=True)
+        return 1
+    finally:
+        remove_namespaces()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tool", required=True)
@@ -166,21 +186,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("skip: needs root")
         return 77
-    if os.environ.get("DX_PRIVATE_BPFFS") != "1":
-        env = dict(os.environ, DX_PRIVATE_BPFFS="1")
-        return subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
-                               os.path.abspath(__file__), *sys.argv[1:]], env=env).returncode
-    subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
-    remove_namespaces()
-    try:
-        build_namespaces()
-        scenario(Tool(args.tool))
-        return 0
-    except (Failure, subprocess.TimeoutExpired) as error:
-        print(f"FAIL {error}", flush=True)
-        return 1
-    finally:
-        remove_namespaces()
+    return run_on_namespaces(lambda: scenario(Tool(args.tool)))
 
 
 if __name__ == "__main__":

@@ -63,14 +63,6 @@ class FakeDatapath : public DatapathTables {
   uint32_t pod_table_capacity() const override { return 1024; }
   CounterTotals ReadCounters() const override { return counters; }
   uint64_t Heartbeat() const override { return counters.heartbeat; }
-  boost::json::object CountersDocument(const CounterTotals& totals) const override {
-    boost::json::array classes;
-    for (size_t c = 0; c < policy_.classes.size(); ++c) {
-      classes.push_back(boost::json::object{{"name", policy_.classes[c].name},
-                                            {"packets", totals.classes[c].packets}});
-    }
-    return boost::json::object{{"classes", std::move(classes)}};
-  }
 
   uint32_t Intern(const std::string& name) {
     for (uint32_t id = 1; id < names_.size(); ++id) {

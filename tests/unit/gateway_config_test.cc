@@ -262,6 +262,49 @@ INSTANTIATE_TEST_SUITE_P(
                       "[ipv6]:port"}),
     [](const auto& info) { return info.param.label; });
 
+TEST(ParseGatewayConfigTest, ReadsTheKubernetesSection) {
+  const GatewayConfig config = ParseOrFail(
+      "kubernetes: {enabled: true, context: lab, nodeName: node-a, allPods: false,\n"
+      "  configMap: {namespace: ops, name: ''}, namespaceClassLabel: example.com/class,\n"
+      "  watchTimeoutSeconds: 60, idleTimeoutSeconds: 5, pageSize: 100}\n");
+  const KubernetesSettings& kubernetes = config.kubernetes;
+  EXPECT_TRUE(kubernetes.enabled);
+  EXPECT_EQ(kubernetes.context, "lab");
+  EXPECT_EQ(kubernetes.node_name, "node-a");
+  EXPECT_EQ(kubernetes.config_map_namespace, "ops");
+  EXPECT_EQ(kubernetes.config_map_name, "") << "an explicit '' disables the ConfigMap watch";
+  EXPECT_EQ(kubernetes.namespace_class_label, "example.com/class");
+  EXPECT_EQ(kubernetes.watch_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(kubernetes.idle_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(kubernetes.page_size, 100u);
+}
+
+TEST(ResolveKubernetesSettingsTest, ConfiguredNodeNameWinsOverTheEnvironment) {
+  const GatewayConfig config = ParseOrFail("kubernetes: {enabled: true, nodeName: node-a}\n");
+  auto settings = ResolveKubernetesSettings(config, "node-from-env");
+  ASSERT_TRUE(settings.has_value()) << settings.error().Message();
+  EXPECT_EQ(settings->node_name, "node-a");
+}
+
+TEST(ResolveKubernetesSettingsTest, NodeNameComesFromTheEnvironmentWhenNotConfigured) {
+  const GatewayConfig config = ParseOrFail("kubernetes: {enabled: true}\n");
+  auto settings = ResolveKubernetesSettings(config, "node-from-env");
+  ASSERT_TRUE(settings.has_value()) << settings.error().Message();
+  EXPECT_EQ(settings->node_name, "node-from-env");
+}
+
+TEST(ResolveKubernetesSettingsTest, NoNodeNameIsAnErrorUnlessAllPods) {
+  auto missing = ResolveKubernetesSettings(ParseOrFail("kubernetes: {enabled: true}\n"), nullptr);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().key, "kubernetes.nodeName");
+  EXPECT_THAT(missing.error().reason, HasSubstr("NODE_NAME"));
+
+  auto all_pods = ResolveKubernetesSettings(
+      ParseOrFail("kubernetes: {enabled: true, allPods: true}\n"), nullptr);
+  ASSERT_TRUE(all_pods.has_value()) << all_pods.error().Message();
+  EXPECT_EQ(all_pods->node_name, "");
+}
+
 TEST(ParseGatewayConfigTest, RelativePolicyPathPrefersTheConfigDirectory) {
   const ScratchDirectory scratch;
   scratch.Write("deploy/priorities.yaml", "classes: []\n");

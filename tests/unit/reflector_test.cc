@@ -176,9 +176,10 @@ struct Call {
 
 class FakeTransport : public KubeTransport {
  public:
-  // `options` is read when steps are added, so a test may change it first.
-  FakeTransport(boost::asio::io_context& io, const ReflectorOptions& options)
-      : io_(io), options_(options) {}
+  // `target` and `settings` are read when steps are added, so a test may change them first.
+  FakeTransport(boost::asio::io_context& io, const WatchTarget& target,
+                const KubernetesSettings& settings)
+      : io_(io), target_(target), settings_(settings) {}
 
   void Attach(Reflector* reflector) { reflector_ = reflector; }
 
@@ -187,7 +188,7 @@ class FakeTransport : public KubeTransport {
     Step step;
     step.kind = CallKind::kGet;
     step.params = SelectorParams();
-    step.params["limit"] = std::to_string(options_.page_size);
+    step.params["limit"] = std::to_string(settings_.page_size);
     if (!continue_token.empty()) step.params["continue"] = continue_token;
     step.response = std::move(response);
     return script_.emplace_back(std::move(step));
@@ -219,7 +220,7 @@ class FakeTransport : public KubeTransport {
                                               std::chrono::milliseconds idle_timeout) override {
     Step* step = Begin(CallKind::kStream, std::move(target));
     if (step == nullptr) co_return TransportError("script exhausted");
-    EXPECT_EQ(idle_timeout, options_.idle_timeout);
+    EXPECT_EQ(idle_timeout, settings_.idle_timeout);
     if (step->on_call) step->on_call();
     Call& call = calls_.back();
     for (const std::string& line : step->lines) {
@@ -247,8 +248,8 @@ class FakeTransport : public KubeTransport {
  private:
   Params SelectorParams() const {
     Params params;
-    if (!options_.field_selector.empty()) params["fieldSelector"] = options_.field_selector;
-    if (!options_.label_selector.empty()) params["labelSelector"] = options_.label_selector;
+    if (!target_.field_selector.empty()) params["fieldSelector"] = target_.field_selector;
+    if (!target_.label_selector.empty()) params["labelSelector"] = target_.label_selector;
     return params;
   }
 
@@ -284,7 +285,7 @@ class FakeTransport : public KubeTransport {
     };
     if (kind != current_.kind) fail(std::string("expected a ") + KindName(current_.kind));
     if (!call.parsed.problem.empty()) fail(call.parsed.problem);
-    if (call.parsed.path != options_.resource_path) fail("path is not " + options_.resource_path);
+    if (call.parsed.path != target_.resource_path) fail("path is not " + target_.resource_path);
     Params params = call.parsed.params;
     if (kind == CallKind::kStream) {
       auto timeout = params.find("timeoutSeconds");
@@ -292,7 +293,7 @@ class FakeTransport : public KubeTransport {
         fail("watch without timeoutSeconds");
       } else {
         call.timeout_seconds = std::stoll(timeout->second);
-        const int64_t base = options_.watch_timeout.count();
+        const int64_t base = settings_.watch_timeout.count();
         if (call.timeout_seconds < base || call.timeout_seconds >= 2 * base) {
           fail("timeoutSeconds " + timeout->second + " outside [" + std::to_string(base) + ", " +
                std::to_string(2 * base) + ")");
@@ -314,7 +315,8 @@ class FakeTransport : public KubeTransport {
   }
 
   boost::asio::io_context& io_;
-  const ReflectorOptions& options_;
+  const WatchTarget& target_;
+  const KubernetesSettings& settings_;
   Reflector* reflector_ = nullptr;
   std::deque<Step> script_;
   Step current_;
@@ -370,18 +372,18 @@ class RecordingHandler : public ReflectorHandler {
 class ReflectorTest : public ::testing::Test {
  protected:
   ReflectorTest() {
-    options_.resource_path = "/api/v1/pods";
-    options_.page_size = 500;
-    options_.watch_timeout = std::chrono::seconds(300);
-    options_.idle_timeout = std::chrono::seconds(90);
-    options_.backoff_initial = std::chrono::milliseconds(2);
-    options_.backoff_max = std::chrono::milliseconds(4);
-    options_.random_seed = 20240513;
+    target_.resource_path = "/api/v1/pods";
+    settings_.page_size = 500;
+    settings_.watch_timeout = std::chrono::seconds(300);
+    settings_.idle_timeout = std::chrono::seconds(90);
+    settings_.backoff_initial = std::chrono::milliseconds(2);
+    settings_.backoff_max = std::chrono::milliseconds(4);
+    settings_.random_seed = 20240513;
   }
 
   // Starts the reflector and runs until the fake has played its whole script.
   void Run() {
-    reflector_ = std::make_unique<Reflector>(io_, fake_, options_, handler_);
+    reflector_ = std::make_unique<Reflector>(io_, fake_, target_, settings_, handler_);
     fake_.Attach(reflector_.get());
     reflector_->Start();
     io_.run_for(kHangGuard);
@@ -395,14 +397,15 @@ class ReflectorTest : public ::testing::Test {
   void ExpectInitialList() { fake_.ExpectList("", Ok(ListBody("100", "", {"pod-a"}))); }
 
   boost::asio::io_context io_;
-  ReflectorOptions options_;
-  FakeTransport fake_{io_, options_};
+  WatchTarget target_;
+  KubernetesSettings settings_;
+  FakeTransport fake_{io_, target_, settings_};
   RecordingHandler handler_;
   std::unique_ptr<Reflector> reflector_;
 };
 
 TEST_F(ReflectorTest, PagedListDeliversOneReplaceThenWatchesFromLastPageVersion) {
-  options_.page_size = 2;
+  settings_.page_size = 2;
   fake_.ExpectList("", Ok(ListBody("100", "token-1", {"a", "b"}))).on_call = [&] {
     EXPECT_THAT(handler_.replaces, IsEmpty());
   };
@@ -423,8 +426,8 @@ TEST_F(ReflectorTest, PagedListDeliversOneReplaceThenWatchesFromLastPageVersion)
 }
 
 TEST_F(ReflectorTest, SelectorsAreUrlEncodedInListAndWatch) {
-  options_.field_selector = "spec.nodeName=node-a";
-  options_.label_selector = "app in (web,db),tier!=cache";
+  target_.field_selector = "spec.nodeName=node-a";
+  target_.label_selector = "app in (web,db),tier!=cache";
   ExpectInitialList();
   fake_.ExpectWatch("100", {});
   Run();
@@ -574,7 +577,7 @@ TEST_F(ReflectorTest, NormalEndOfStreamRewatchesImmediately) {
 }
 
 TEST_F(ReflectorTest, ExpiredContinueRestartsListFromFirstPage) {
-  options_.page_size = 2;
+  settings_.page_size = 2;
   fake_.ExpectList("", Ok(ListBody("100", "token-1", {"old-a", "old-b"})));
   fake_.ExpectList("token-1", Http(410, R"({"kind":"Status","reason":"Expired","code":410})"));
   fake_.ExpectList("", Ok(ListBody("500", "token-2", {"new-c", "new-d"}))).on_call = [&] {
@@ -619,7 +622,7 @@ TEST_F(ReflectorTest, UnauthorizedListCountsErrorsAndNames401) {
 }
 
 TEST_F(ReflectorTest, TimeoutSecondsLiesInWatchTimeoutToTwiceIt) {
-  options_.watch_timeout = std::chrono::seconds(30);
+  settings_.watch_timeout = std::chrono::seconds(30);
   ExpectInitialList();
   constexpr int kWatches = 24;
   for (int i = 0; i < kWatches; ++i) fake_.ExpectWatch("100", {});
@@ -636,7 +639,7 @@ TEST_F(ReflectorTest, TimeoutSecondsLiesInWatchTimeoutToTwiceIt) {
 }
 
 TEST_F(ReflectorTest, NotSyncedUntilFirstCompleteList) {
-  options_.page_size = 1;
+  settings_.page_size = 1;
   fake_.ExpectList("", Http(503, "unavailable"));
   fake_.ExpectList("", Ok(ListBody("100", "token-1", {"a"}))).on_call = [&] {
     EXPECT_FALSE(stats().synced) << "a failed list does not sync";
@@ -646,7 +649,7 @@ TEST_F(ReflectorTest, NotSyncedUntilFirstCompleteList) {
   };
   fake_.ExpectWatch("100", {}).on_call = [&] { EXPECT_TRUE(stats().synced); };
   // Before the reflector runs at all.
-  reflector_ = std::make_unique<Reflector>(io_, fake_, options_, handler_);
+  reflector_ = std::make_unique<Reflector>(io_, fake_, target_, settings_, handler_);
   EXPECT_FALSE(reflector_->stats().synced);
   reflector_.reset();
   Run();
