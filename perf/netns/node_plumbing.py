@@ -7,7 +7,7 @@ with `dscp-gateway node attach --uplink up0` run inside the node namespace.
     command a fresh mount namespace, so each would see an empty bpffs of its own: a holder
     process keeps one mount namespace (the node netns's /sys plus a private bpffs) alive for
     the node's lifetime, and node commands and the gateway enter it with nsenter.
-  * Until `run` understands `node: {uplink: IFACE}` (RunUnderstandsNodeConfig), the gateway
+  * Until `run` understands `node: {uplink: IFACE}` (run_understands_node_config), the gateway
     is started the way that change will do it, by hand: the node's programs are detached
     from the uplink and dgw-gateway (DPDK 22.11's net_af_xdp attaches only where no program
     is), the ports are opened with `xdp_prog=` pointing at the same objects, and the
