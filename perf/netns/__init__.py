@@ -6,6 +6,7 @@
     icmp, iperf            traffic probes and the parsing of their output
     policies               the priority policies experiments and benchmarks share
     virtual_node           the pods/node/gateway/remote topology of the congestion experiment
+    node_plumbing          its `attach` plumbing: `dscp-gateway node attach` in a shared bpffs
     experiment             the experiment itself (perf/virtual_node.py is its command line)
 
 Importers put the perf/ directory on sys.path (computed from their own __file__).

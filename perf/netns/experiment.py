@@ -30,13 +30,13 @@ from .host import ensure_hugepages, remove_dpdk_leftovers, worker_cpu_seconds
 from .icmp import RTT_PROBE, rtt_result
 from .iperf import flood_result, intervals, iperf_error, tcp_result
 from .results import combine_runs, parse_class_drops
-from .virtual_node import CLASS_NAMES, KERNEL_MODE, MODES, REMOTE_IP, TCP_PORT, UDP_PORT, VirtualNode
+from .virtual_node import CLASS_NAMES, KERNEL_MODE, MODES, PLUMBINGS, REMOTE_IP, TCP_PORT, UDP_PORT, VirtualNode
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_GATEWAY = os.path.join(REPO_ROOT, "build", "gateway", "dscp-gateway")
 FLOOD_WARMUP_S = 1.5  # flood alone before the TCP flow starts
 FLOOD_MAX_EXTRA_S = 40  # upper bound on the TCP client's connect + result exchange
-REQUIRED_TOOLS = ["ip", "ethtool", "iperf3", "sysctl", "mount", "mountpoint"]
+REQUIRED_TOOLS = ["ip", "ethtool", "iperf3", "sysctl", "mount", "mountpoint", "nsenter", "unshare"]
 
 
 def run_mode(node: VirtualNode, mode: str) -> dict:
@@ -48,7 +48,7 @@ def run_mode(node: VirtualNode, mode: str) -> dict:
         result = measure_repeated(node, mode)
     finally:
         # SIGINT: the gateway (and testpmd) print final counters on the way out.
-        result["forwarder_exit"] = node.stop(fwd, first=signal.SIGINT, grace=10.0)
+        result["forwarder_exit"] = node.stop_forwarder(fwd, first=signal.SIGINT, grace=10.0)
         remove_dpdk_leftovers(node.dpdk_file_prefix(mode))
     out, err = node.read_log(f"forwarder-{mode}", "out"), node.read_log(f"forwarder-{mode}", "err")
     result["drops"] = parse_class_drops(out + "\n" + err, CLASS_NAMES[mode]) \
@@ -180,6 +180,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--forwarder", choices=["gateway", "testpmd"], default="gateway",
                     help="gateway: dscp-gateway run --config; testpmd: plain io forwarding (baseline, no shaper)")
     ap.add_argument("--gateway-binary", default=DEFAULT_GATEWAY, help="default: %(default)s")
+    ap.add_argument("--plumbing", choices=PLUMBINGS, default="attach",
+                    help="attach: one uplink, the gateway put in place by `dscp-gateway node attach` and run in "
+                         "the node; legacy: the forwarder in a namespace of its own between two veths "
+                         "(default %(default)s; mode kernel and --forwarder testpmd use legacy)")
     ap.add_argument("--duration", type=int, default=10, help="TCP test seconds (default %(default)s)")
     ap.add_argument("--shaper-mbit", type=int, default=200, help="gateway port shaper (default %(default)s)")
     ap.add_argument("--flood-mbit", type=int, default=None, help="UDP flood rate (default 2x the shaper)")
@@ -215,6 +219,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
     args.mode_list = modes
+    if KERNEL_MODE in modes or args.forwarder == "testpmd":
+        args.plumbing = "legacy"  # both need the gw namespace between node and remote
     if args.duration < 1:
         ap.error("--duration must be >= 1")
     if args.json_out is None:
@@ -232,19 +238,21 @@ def run(args: argparse.Namespace) -> dict:
         preflight(args)
         node = VirtualNode(args)
         node.build()
-        report = {"forwarder": args.forwarder, "shaper_bps": args.shaper_mbit * 1_000_000,
+        report = {"forwarder": args.forwarder, "plumbing": node.plumbing, "shaper_bps": args.shaper_mbit * 1_000_000,
                   "shaped": args.forwarder == "gateway", "duration_s": args.duration,
                   "flood_bps": None if args.no_flood else args.flood_mbit * 1_000_000,
                   "modes": args.mode_list, "namespace_prefix": node.prefix, "repeat": args.repeat,
                   "rtt_probe_hz": args.rtt_probe_hz,
                   "started": datetime.datetime.now().isoformat(timespec="seconds"),
-                  "cpus": os.cpu_count(), "loadavg_start": os.getloadavg()[0]}
+                  "cpus": os.cpu_count(), "loadavg_start": os.getloadavg()[0],
+                  "loadavg_start_1_5_15": list(os.getloadavg())}
         if report["loadavg_start"] > (os.cpu_count() or 1):
             node.log(f"warning: host is busy (load {report['loadavg_start']:.1f} on {os.cpu_count()} CPUs); the "
                      "forwarder busy-polls a core, so expect lower and noisier numbers")
         for mode in args.mode_list:
             report[mode] = run_mode(node, mode)
         report["loadavg_end"] = os.getloadavg()[0]
+        report["loadavg_end_1_5_15"] = list(os.getloadavg())
         return report
     except Failure:
         if node:

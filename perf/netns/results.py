@@ -112,7 +112,10 @@ def format_table(report: dict) -> str:
     flood = "off" if report["flood_bps"] is None else f"{report['flood_bps'] / 1e6:.0f} Mbit/s UDP"
     title = (f"forwarder {report['forwarder']}, shaper {report['shaper_bps'] / 1e6:.0f} Mbit/s"
              f"{'' if report['shaped'] else ' (not enforced by testpmd)'}, flood {flood}, "
-             f"{report['duration_s']} s TCP")
+             f"{report['duration_s']} s TCP" + (f", {report['plumbing']} plumbing" if report.get("plumbing") else ""))
+    if report.get("loadavg_start_1_5_15"):
+        loads = "/".join(f"{v:.1f}" for v in report["loadavg_start_1_5_15"])
+        title += f"\nhost load (1/5/15 min) {loads} at start on {report.get('cpus')} CPUs: judge modes by ratios"
     notes = [f"{m}: high flow error: {report[m]['high_error']}" for m in report["modes"]
              if report.get(m, {}).get("high_error")]
     return "\n".join([title] + lines + notes)

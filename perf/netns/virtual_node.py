@@ -1,5 +1,21 @@
 """The virtual node: a Kubernetes node made of network namespaces, with a forwarder
-between its uplink and the "remote" side as a bump in the wire over AF_XDP.
+between it and the "remote" side over AF_XDP. Two plumbings (--plumbing):
+
+attach (default): built like a real node. The node has ONE uplink, up0, a veth to the
+remote "router" namespace, carrying the node's IPv4 and IPv6 addresses, its default
+routes and (as real nodes have) a route in a second table; pods are routed behind it.
+The gateway is put in place by `dscp-gateway node attach --uplink up0` inside the node
+namespace (addresses, routes, MAC and MTU move to dgw-kernel; the gateway reads
+dgw-gateway and transmits on up0; node_plumbing.py) and runs there too:
+
+    pod-hi  eth0 10.201.1.2/24 --- vhi 10.201.1.1/24 \\
+                                                     node: dgw-kernel 10.201.9.1/24 fd00:201:9::1/64
+    pod-lo  eth0 10.201.2.2/24 --- vlo 10.201.2.1/24 /        | veth
+                                                          dgw-gateway [gateway] up0
+                                                                      | veth
+                                              remote: eth0 10.201.9.2/24 fd00:201:9::2/64
+
+legacy: the forwarder in a namespace of its own between two veths, as a bump in the wire:
 
     pod-hi  eth0 10.201.1.2/24 --- vhi 10.201.1.1/24 \\
                                                      node (ip_forward) up0 10.201.9.1/24
@@ -8,6 +24,9 @@ between its uplink and the "remote" side as a bump in the wire over AF_XDP.
                                               gw:  gwk  [forwarder]  gwu
                                                                       | veth
                                               remote: eth0 10.201.9.2/24 (iperf3 servers)
+
+In attach plumbing IPv6 is on in node and remote only (the node's addresses are dual-stack;
+accept_ra off, addresses nodad); the experiment's traffic is IPv4.
 
 Every namespace is prefixed (default dg<pid%10000>-) so two runs can coexist;
 interfaces are created directly inside their namespaces, so their names never meet
@@ -69,20 +88,28 @@ import json
 import shlex
 import signal
 import subprocess
+import sys
 import time
 
+from . import node_plumbing
+from .calls import http_request
 from .common import Failure, tail
 from .harness import NetnsHarness
-from .host import free_prefix
+from .host import free_prefix, remove_dpdk_leftovers
+from .node_plumbing import GATEWAY_LEG, KERNEL_LEG, BpfMountHolder
 from .policies import FIFO_POLICY, PRIORITY_POLICY
 
 POD_HI_IP, POD_HI_GW = "10.201.1.2", "10.201.1.1"
 POD_LO_IP, POD_LO_GW = "10.201.2.2", "10.201.2.1"
 NODE_UP_IP, REMOTE_IP = "10.201.9.1", "10.201.9.2"
+NODE_UP_IP6, REMOTE_IP6 = "fd00:201:9::1", "fd00:201:9::2"
+EXTRA_TABLE, EXTRA_ROUTE = "100", "10.201.99.0/24"  # a route outside the main table, as nodes have
 TCP_PORT, UDP_PORT = 5201, 5202
 REST_PORT = 9470
 READY_TIMEOUT_S = 20.0
-ROLES = ("pod-hi", "pod-lo", "node", "gw", "remote")
+UPLINK = "up0"
+PLUMBINGS = ("attach", "legacy")
+ROLES = {"attach": ("pod-hi", "pod-lo", "node", "remote"), "legacy": ("pod-hi", "pod-lo", "node", "gw", "remote")}
 
 KERNEL_MODE = "kernel"
 MODES = {"priority": PRIORITY_POLICY, "fifo": FIFO_POLICY, KERNEL_MODE: PRIORITY_POLICY}
@@ -96,16 +123,27 @@ class VirtualNode(NetnsHarness):
     def __init__(self, args):
         super().__init__(args.prefix or free_prefix("dg"), workdir_prefix="dscp-gw-vnode-", tag="virtual-node")
         self.args = args
+        self.plumbing = getattr(args, "plumbing", "legacy")
+        # Where the forwarder runs and reads its REST port.
+        self.forwarder_role = "node" if self.plumbing == "attach" else "gw"
         self.failed = False
         self.forwarder_pid: int | None = None
+        self.bpffs: BpfMountHolder | None = None
 
     def build(self) -> None:
-        for role in ROLES:
+        for role in ROLES[self.plumbing]:
             self.add_namespace(role)
         self.add_veth("node", "vhi", "pod-hi", "eth0")
         self.add_veth("node", "vlo", "pod-lo", "eth0")
-        self.add_veth("node", "up0", "gw", "gwk")
-        self.add_veth("gw", "gwu", "remote", "eth0")
+        if self.plumbing == "attach":
+            self.enable_ipv6()
+            self.add_veth("node", UPLINK, "remote", "eth0")
+            # XDP_REDIRECT into the uplink veth (the fail-open path) needs NAPI on its peer:
+            # GRO gives it one (kernel >= 5.13). A real uplink is a NIC and needs nothing.
+            self.sh(["ethtool", "-K", "eth0", "gro", "on"], role="remote")
+        else:
+            self.add_veth("node", UPLINK, "gw", "gwk")
+            self.add_veth("gw", "gwu", "remote", "eth0")
 
         self.add_address("pod-hi", "eth0", f"{POD_HI_IP}/24")
         self.sh(["ip", "route", "add", "default", "via", POD_HI_GW], role="pod-hi")
@@ -114,21 +152,76 @@ class VirtualNode(NetnsHarness):
 
         self.add_address("node", "vhi", f"{POD_HI_GW}/24")
         self.add_address("node", "vlo", f"{POD_LO_GW}/24")
-        self.add_address("node", "up0", f"{NODE_UP_IP}/24")
+        self.add_address("node", UPLINK, f"{NODE_UP_IP}/24")
         self.sh(["ip", "route", "add", "default", "via", REMOTE_IP], role="node")
         self.sh(["sysctl", "-qw", "net.ipv4.ip_forward=1"], role="node")
-        for role, dev in (("node", "up0"), ("remote", "eth0")):
+        for role, dev in (("node", UPLINK), ("remote", "eth0")):
             self.sh(["sysctl", "-qw", f"net.ipv4.conf.{dev}.rp_filter=0"], role=role)
 
         self.add_address("remote", "eth0", f"{REMOTE_IP}/24")
         self.sh(["ip", "route", "add", "10.201.1.0/24", "via", NODE_UP_IP], role="remote")
         self.sh(["ip", "route", "add", "10.201.2.0/24", "via", NODE_UP_IP], role="remote")
-        # Static ARP across the forwarder (see the module docstring).
-        self.pin_neighbours(("node", "up0", NODE_UP_IP), ("remote", "eth0", REMOTE_IP))
-        self.log(f"topology up: namespaces {', '.join(self.created)}")
+        if self.plumbing == "attach":
+            self.add_address("node", UPLINK, f"{NODE_UP_IP6}/64", "nodad")
+            self.add_address("remote", "eth0", f"{REMOTE_IP6}/64", "nodad")
+            self.sh(["ip", "-6", "route", "add", "default", "via", REMOTE_IP6], role="node")
+            self.sh(["ip", "route", "add", EXTRA_ROUTE, "via", REMOTE_IP, "table", EXTRA_TABLE], role="node")
+            self.attach()
+        else:
+            # Static ARP across the forwarder (see the module docstring).
+            self.pin_neighbours(("node", UPLINK, NODE_UP_IP), ("remote", "eth0", REMOTE_IP))
+        self.log(f"topology up ({self.plumbing}): namespaces {', '.join(self.created)}")
+
+    def enable_ipv6(self) -> None:
+        """Node and remote are dual-stack (the node's uplink has an IPv6 address to move);
+        no router advertisements are taken, the pod-facing veths stay IPv4-only."""
+        for role in ("node", "remote"):
+            self.sh(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.default.disable_ipv6=0",
+                     "net.ipv6.conf.all.accept_ra=0", "net.ipv6.conf.default.accept_ra=0"], role=role)
+        for dev in ("vhi", "vlo"):
+            self.sh(["sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=1"], role="node")
+
+    def add_address(self, role: str, dev: str, cidr: str, *flags: str) -> None:
+        self.sh(["ip", "addr", "add", cidr, "dev", dev, *flags], role=role)
+
+    # ------------------------------------------------------------ attach plumbing
+    def node_command(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """`dscp-gateway node ARGS` inside the node (its netns and bpffs)."""
+        assert self.bpffs is not None
+        return self.sh(self.bpffs.enter([self.args.gateway_binary, "node", *args,
+                                         "--state-file", self.path("node-state.json")]),
+                       role="node", check=check, timeout=60)
+
+    def attach(self) -> None:
+        if self.bpffs is None:
+            self.bpffs = BpfMountHolder(self.ns("node"))
+        self.log(self.node_command("attach", "--uplink", UPLINK).stdout.strip())
+        # ARP pinned again: the node's neighbours now live on dgw-kernel (same MAC as up0 had).
+        self.pin_neighbours(("node", KERNEL_LEG, NODE_UP_IP), ("remote", "eth0", REMOTE_IP))
+
+    def detach(self) -> None:
+        if self.bpffs is not None:
+            r = self.node_command("detach", "--uplink", UPLINK, check=False)
+            self.log(f"node detach: {(r.stdout or r.stderr).strip()}")
+
+    def restore_after_gateway(self) -> None:
+        """The node's fail-open programs back in place after a gateway closed its ports
+        (DPDK 22.11's net_af_xdp detaches them on close). `run` does this itself once it
+        takes `node: {uplink}`; until then: detach and attach again."""
+        if self.plumbing != "attach" or node_plumbing.run_understands_node_config():
+            return
+        self.detach()
+        self.attach()
 
     def teardown(self) -> None:
         self.keep_logs = self.failed
+        if self.plumbing == "attach" and not self.args.keep:
+            for p in list(self.procs):
+                first, grace = getattr(p, "dg_stop", (signal.SIGTERM, 2.0))
+                self.stop(p, first=first, grace=grace)
+            self.detach()
+        if self.bpffs is not None and not self.args.keep:
+            self.bpffs.close()
         super().teardown(keep=self.args.keep)
 
     def iperf3(self) -> list[str]:
@@ -136,8 +229,12 @@ class VirtualNode(NetnsHarness):
 
     # ---------------------------------------------------------------- forwarder
     def eal_args(self, mode: str) -> list[str]:
-        return ["-l", self.args.lcores, "--file-prefix", self.dpdk_file_prefix(mode), "--no-pci",
-                "--vdev", "net_af_xdp0,iface=gwk", "--vdev", "net_af_xdp1,iface=gwu"]
+        eal = ["-l", self.args.lcores, "--file-prefix", self.dpdk_file_prefix(mode), "--no-pci"]
+        if self.plumbing == "legacy":
+            return eal + ["--vdev", "net_af_xdp0,iface=gwk", "--vdev", "net_af_xdp1,iface=gwu"]
+        if node_plumbing.run_understands_node_config():
+            return eal  # run derives the ports from node: {uplink}
+        return eal + node_plumbing.legacy_eal_ports(self.args.gateway_binary, UPLINK)
 
     def write_gateway_config(self, mode: str) -> str:
         cm = self.path(f"priorities-{mode}.yaml")
@@ -152,38 +249,83 @@ class VirtualNode(NetnsHarness):
             json.dump(pod_list(), f, indent=2)
         cfg = self.path(f"gateway-{mode}.yaml")
         eal = ", ".join(json.dumps(a) for a in self.eal_args(mode))
+        if self.plumbing == "attach" and node_plumbing.run_understands_node_config():
+            ports = f"node: {{uplink: {UPLINK}}}\n"
+        else:
+            ports = "ports: {kernel: net_af_xdp0, uplink: net_af_xdp1}\n"
         shaper_burst = getattr(self.args, "shaper_burst", None)
         burst = f", burst: {shaper_burst}" if shaper_burst else ""
         with open(cfg, "w") as f:
-            f.write(f"# virtual_node.py, mode {mode}\n"
+            f.write(f"# virtual_node.py, mode {mode}, plumbing {self.plumbing}\n"
                     f"eal: [{eal}]\n"
-                    "ports: {kernel: net_af_xdp0, uplink: net_af_xdp1}\n"
+                    f"{ports}"
                     f"shaper: {{rate: {self.args.shaper_mbit}Mbit{burst}}}\n"
                     "queues: {depth: 1024}\n"
                     f"policy: {{priorities: {json.dumps(cm)}, pods: {json.dumps(pods)}}}\n"
-                    # The REST port lives on ns gw's own loopback, so a fixed port cannot
-                    # clash with another run.
+                    # The REST port lives on the forwarder namespace's own loopback, so a
+                    # fixed port cannot clash with another run.
                     f"rest: {{listen: 127.0.0.1:{REST_PORT}}}\n")
         return cfg
 
-    def start_forwarder(self, mode: str) -> subprocess.Popen:
-        self.detach_xdp("gw", ["gwk", "gwu"])
+    def release_legs_for_gateway(self) -> None:
+        """Legacy hand-over (until run takes node: {uplink}): net_af_xdp attaches only where
+        no program is; nothing beats the heartbeat yet, so its check is off."""
+        if self.plumbing == "legacy":
+            self.detach_xdp("gw", ["gwk", "gwu"])
+            return
+        if node_plumbing.run_understands_node_config():
+            return
+        self.detach_xdp("node", [UPLINK, GATEWAY_LEG])
+        assert self.bpffs is not None
+        self.sh(self.bpffs.enter([sys.executable, "-c", node_plumbing.SET_STALE_AFTER, node_plumbing.HEARTBEAT_PIN, "0"]),
+                role="node")
+
+    def forwarder_command(self, mode: str) -> list[str]:
         if self.args.forwarder == "gateway":
             cmd = [self.args.gateway_binary, "run", "--config", self.write_gateway_config(mode)]
         else:
             cmd = ["dpdk-testpmd"] + self.eal_args(mode) + [
                 "--", "--forward-mode=io", "-a", "--stats-period", "0", "--total-num-mbufs", "16384"] + \
                 shlex.split(getattr(self.args, "testpmd_extra", "") or "")
-        name = f"forwarder-{mode}"
-        self.log(f"starting forwarder ({self.args.forwarder}, {mode}): {shlex.join(cmd)}")
         if self.args.forwarder_rt:
             cmd = ["chrt", "-f", str(self.args.forwarder_rt)] + cmd
+        return cmd
+
+    def start_forwarder(self, mode: str, name: str | None = None) -> subprocess.Popen:
+        self.release_legs_for_gateway()
+        remove_dpdk_leftovers(self.dpdk_file_prefix(mode))  # of a forwarder killed before
+        cmd = self.forwarder_command(mode)
+        name = name or f"forwarder-{mode}"
+        self.log(f"starting forwarder ({self.args.forwarder}, {mode}, {self.plumbing}): {shlex.join(cmd)}")
+        wrapped = self.bpffs.enter(cmd) if self.bpffs is not None else self.with_bpffs(cmd)
         # SIGINT: the gateway (and testpmd) print final counters on the way out.
-        p = self.spawn(self.with_bpffs(cmd), "gw", name, stdin=subprocess.PIPE,
+        p = self.spawn(wrapped, self.forwarder_role, name, stdin=subprocess.PIPE,
                        stop_signal=signal.SIGINT, stop_grace=10.0)
         self.wait_ready(p, name)
-        self.forwarder_pid = p.pid  # ip netns exec and sh both exec: this is the forwarder
+        self.forwarder_pid = p.pid  # ip netns exec, sh and nsenter all exec: this is the forwarder
         return p
+
+    def stop_forwarder(self, p: subprocess.Popen, first=signal.SIGINT, grace: float = 10.0) -> int | None:
+        rc = self.stop(p, first=first, grace=grace)
+        self.restore_after_gateway()
+        return rc
+
+    def stats(self) -> dict:
+        """The forwarder's /v1/stats (gateway only)."""
+        return self.call(self.forwarder_role, http_request, "127.0.0.1", REST_PORT, "/v1/stats").json()
+
+    def forwarding(self) -> bool:
+        """pod-hi reaches remote, through the forwarder: in attach plumbing the fail-open path
+        answers too, so the gateway's kernel port must have received the echo."""
+        if self.plumbing == "legacy" or self.args.forwarder != "gateway":
+            return self.ping("pod-hi", REMOTE_IP)
+        try:
+            before = self.stats()["ports"]["kernel"]["rx_packets"]
+        except (Failure, OSError, KeyError, ValueError):
+            return False
+        if not self.ping("pod-hi", REMOTE_IP):
+            return False
+        return self.stats()["ports"]["kernel"]["rx_packets"] > before
 
     def wait_ready(self, p: subprocess.Popen | None, name: str) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -192,8 +334,8 @@ class VirtualNode(NetnsHarness):
                 raise Failure(f"forwarder exited with {p.returncode} before it forwarded anything\n"
                               f"--- stderr ---\n{tail(self.read_log(name, 'err'))}\n"
                               f"--- stdout ---\n{tail(self.read_log(name, 'out'))}")
-            if self.ping("pod-hi", REMOTE_IP):
-                self.log("forwarder ready: pod-hi reaches remote")
+            if self.forwarding():
+                self.log("forwarder ready: pod-hi reaches remote through it")
                 return
             time.sleep(0.2)
         raise Failure(f"pod-hi could not ping remote {REMOTE_IP} through the forwarder within "

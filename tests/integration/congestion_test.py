@@ -45,7 +45,7 @@ def run(args) -> list[str]:
 def run_once(args) -> tuple[list[str], bool]:
     """(failure messages, whether a retry could help: only for missed thresholds)."""
     options = ["--forwarder", "gateway", "--gateway-binary", args.gateway_binary, "--duration", str(args.duration),
-               "--shaper-mbit", str(args.shaper_mbit)]
+               "--shaper-mbit", str(args.shaper_mbit), "--plumbing", args.plumbing]
     print("experiment:", " ".join(options), flush=True)
     # The experiment logs its progress on stderr; meson keeps both streams in the test log.
     netns.install_signal_handlers()
@@ -91,6 +91,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gateway-binary", default=os.path.join(REPO_ROOT, "build", "gateway", "dscp-gateway"))
     ap.add_argument("--duration", type=int, default=6)
+    ap.add_argument("--plumbing", choices=["attach", "legacy"], default="attach",
+                    help="the virtual node's plumbing (perf/virtual_node.py --plumbing; default %(default)s)")
     ap.add_argument("--shaper-mbit", type=int, default=200)
     ap.add_argument("--timeout", type=int, default=100,
                     help="seconds for one run of the experiment (~25 s normally; meson allows 300 in all)")
