@@ -54,6 +54,11 @@ class ControlPlane {
   void EnableKubernetes(std::unique_ptr<k8s::KubeTransport> transport,
                         const KubernetesSettings& settings);
 
+  // Metrics kept outside the control plane and the datapath (the node's XDP counters):
+  // each source adds its rows to every reading. Call before Start().
+  using MetricSource = std::function<void(MetricSnapshot&)>;
+  void AddMetricSource(MetricSource source) { metric_sources_.push_back(std::move(source)); }
+
   // One tick of the control thread: samples the heartbeat and, once a second, looks
   // for changed policy files. Start() schedules it; public for tests.
   void Tick();
@@ -116,6 +121,7 @@ class ControlPlane {
   std::unique_ptr<PodSink> pod_sink_;
   SyncLagHistogram sync_lag_;
   std::unique_ptr<k8s::KubernetesSync> kubernetes_;
+  std::vector<MetricSource> metric_sources_;
 };
 
 }  // namespace dg

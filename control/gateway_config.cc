@@ -54,14 +54,14 @@ class GatewayConfigParser {
     if (!root.IsMap()) return Error("", "expected a mapping of sections (eal, ports, ...)");
     if (auto error = CheckKeys(root, "",
                                {"eal", "ports", "shaper", "queues", "policy", "overlay", "rest",
-                                "datapath", "kubernetes"})) {
+                                "datapath", "kubernetes", "node"})) {
       return *error;
     }
     for (auto section : {&GatewayConfigParser::ParseEal, &GatewayConfigParser::ParsePorts,
                          &GatewayConfigParser::ParseShaper, &GatewayConfigParser::ParseQueues,
                          &GatewayConfigParser::ParsePolicy, &GatewayConfigParser::ParseOverlay,
                          &GatewayConfigParser::ParseRest, &GatewayConfigParser::ParseDatapath,
-                         &GatewayConfigParser::ParseKubernetes}) {
+                         &GatewayConfigParser::ParseKubernetes, &GatewayConfigParser::ParseNode}) {
       if (auto error = (this->*section)(root, config)) return *error;
     }
     return config;
@@ -294,6 +294,33 @@ class GatewayConfigParser {
         }
       }
     }
+    return std::nullopt;
+  }
+
+  SectionError ParseNode(const YAML::Node& root, GatewayConfig& config) const {
+    const auto node = Section(root, "node", {"uplink", "stateFile"});
+    if (!node) return node.error();
+    if (!node->IsDefined()) return std::nullopt;
+    if (IsPresent((*node)["stateFile"])) {
+      auto state_file = String((*node)["stateFile"], "node.stateFile");
+      if (!state_file) return state_file.error();
+      config.node_state_file = std::move(*state_file);
+    }
+    if (!IsPresent((*node)["uplink"])) return std::nullopt;
+    auto uplink = String((*node)["uplink"], "node.uplink");
+    if (!uplink) return uplink.error();
+    if (uplink->empty() || uplink->size() >= 16 || uplink->find('/') != std::string::npos) {
+      return Error("node.uplink", "expected an interface name (1-15 characters) or auto");
+    }
+    if (IsPresent(root["ports"])) {
+      return Error("ports", "remove it: with node.uplink the ports are derived from the plumbing");
+    }
+    for (const std::string& argument : config.eal_args) {
+      if (argument.rfind("--vdev", 0) == 0) {
+        return Error("eal", "remove the --vdev arguments: with node.uplink they are derived");
+      }
+    }
+    config.node_uplink = std::move(*uplink);
     return std::nullopt;
   }
 

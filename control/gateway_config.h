@@ -41,6 +41,8 @@ inline constexpr const char* kDefaultRestHost = "127.0.0.1";
 inline constexpr uint16_t kDefaultRestPort = 9470;
 std::string DefaultRestListen();  // kDefaultRestHost:kDefaultRestPort
 inline constexpr uint32_t kDefaultPodTableSize = 262144;
+// tmpfs: a reboot (which also removes the veth pair) forgets the attach journal too.
+inline constexpr const char* kDefaultNodeStateFile = "/run/dscp-gateway/node.json";
 
 struct GatewayConfig {
   std::vector<std::string> eal_args;        // passed to rte_eal_init after argv[0]
@@ -66,6 +68,13 @@ struct GatewayConfig {
   uint32_t pod_table_size = kDefaultPodTableSize;  // pod addresses the datapath table holds
 
   KubernetesSettings kubernetes;
+
+  // `node: {uplink: IFACE|auto}`: run on the plumbing `dscp-gateway node attach` made. The
+  // af_xdp vdevs and port names are then derived (gateway/attached_node.h), `ports` must
+  // be absent and `eal` holds only the other EAL arguments. Empty: `eal`/`ports` as written.
+  std::string node_uplink;
+  // Where `node attach` keeps its journal (`node.stateFile`; `node attach --state-file`).
+  std::string node_state_file = kDefaultNodeStateFile;
 
   std::string source;  // the file this came from, for messages
 };

@@ -13,6 +13,8 @@
 #include <span>
 #include <string_view>
 
+#include "dscp_gateway_abi.h"
+
 // Worker-owned scalars (WorkerCounters): JSON at the (dotted) key, text `<kind> <key>=<n>`.
 #define DG_WORKER_METRICS(X)                                                                     \
   X(kernel_rx_packets, kCounter, "dscp_gateway_worker_kernel_rx_packets_total",                  \
@@ -150,6 +152,12 @@
     "Failed requests, error events and malformed lines.")                                 \
   X(events, kCounter, "dscp_gateway_sync_events_total", "events", "Watch events applied.")
 
+// The node's XDP programs (xdp/dg_*.bpf.c), per-CPU counters summed; declared once in
+// xdp/dscp_gateway_abi.h (DG_XDP_COUNTERS) and only adapted here: JSON xdp.<name>, text
+// `xdp <name>=<n>`. Present on an attached node (`node: {uplink: ...}`).
+#define DG_XDP_METRIC_ROW_(id, name, help) \
+  DG_SPEC_IN(kXdp, kCounter, "dscp_gateway_xdp_" name "_total", name, help)
+
 namespace dg {
 
 enum class MetricKind : uint8_t { kCounter, kGauge, kHistogram };
@@ -164,6 +172,7 @@ enum class MetricGroup : uint8_t {
   kGateway,
   kRest,
   kSync,
+  kXdp,
 };
 
 struct MetricGroupLayout {
@@ -204,6 +213,7 @@ inline constexpr MetricGroupLayout kMetricGroupLayouts[] = {
     {metric_labels::kReason, "rest", "rest"},      // kRest
     {metric_labels::kResource, "kubernetes.watches[resource={resource}]",
      "sync {resource}"},  // kSync
+    {{}, "xdp", "xdp"},   // kXdp
 };
 
 inline constexpr const MetricGroupLayout& LayoutOf(MetricGroup group) {
@@ -229,7 +239,7 @@ inline constexpr MetricSpec kMetricSpecs[] = {
         DG_CLASS_POLICY_METRICS(DG_SPEC_CLASS) DG_CLASS_METRICS(DG_SPEC_CLASS)
             DG_NAMESPACE_METRICS(DG_SPEC_NAMESPACE) DG_UNCLASSIFIED_METRICS(DG_SPEC_UNCLASSIFIED)
                 DG_GATEWAY_METRICS(DG_SPEC_GATEWAY) DG_REST_METRICS(DG_SPEC_REST)
-                    DG_SYNC_METRICS(DG_SPEC_SYNC)};
+                    DG_SYNC_METRICS(DG_SPEC_SYNC) DG_XDP_COUNTERS(DG_XDP_METRIC_ROW_)};
 
 #undef DG_SPEC_IN
 #undef DG_SPEC_WORKER
@@ -240,6 +250,7 @@ inline constexpr MetricSpec kMetricSpecs[] = {
 #undef DG_SPEC_GATEWAY
 #undef DG_SPEC_REST
 #undef DG_SPEC_SYNC
+#undef DG_XDP_METRIC_ROW_
 
 inline constexpr size_t kMetricCount = std::size(kMetricSpecs);
 

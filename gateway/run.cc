@@ -14,11 +14,13 @@
 #include <boost/asio/io_context.hpp>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "control/control_plane.h"
 #include "control/log.h"
 #include "control/metric_snapshot.h"
+#include "gateway/attached_node.h"
 #include "gateway/datapath.h"
 #include "gateway/port.h"
 #include "gateway/worker.h"
@@ -57,8 +59,18 @@ int Fail(const std::string& message) {
 
 }  // namespace
 
-int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
+int RunGateway(const GatewayConfig& written_config, const PolicyInputs& inputs) {
   // Everything that can be wrong in the configuration is found before EAL touches a port.
+  GatewayConfig config = written_config;
+  std::optional<xdp::NodeLegs> attached_legs;
+  if (!config.node_uplink.empty()) {
+    auto legs = ResolveAttachedLegs(config.node_uplink, config.node_state_file);
+    if (!legs) return Fail(legs.error().Message());
+    if (auto derived = DeriveAttachedPorts(*legs, config); !derived) {
+      return Fail(derived.error().Message());
+    }
+    attached_legs = std::move(*legs);
+  }
   Result<k8s::KubernetesStartup> kubernetes = k8s::KubernetesStartup{};
   if (config.kubernetes.enabled) {
     kubernetes = k8s::ResolveKubernetesStartup(config);
@@ -81,6 +93,18 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
     return Fail("cannot create a mempool of " + std::to_string(config.mbufs) +
                 " mbufs (hugepages?)");
   }
+  // Before the ports: DPDK's net_af_xdp attaches its copy of our programs only where none
+  // is; destroyed after the ports (declared later), so the node's copies come back on
+  // every exit.
+  // The control thread's io_context (SIGINT/SIGTERM stop, SIGHUP reloads, the XDP
+  // heartbeat): declared before everything that holds timers on it.
+  boost::asio::io_context io;
+  std::unique_ptr<XdpHandover> handover;
+  if (attached_legs) {
+    auto begun = XdpHandover::Begin(*attached_legs);
+    if (!begun) return Fail(begun.error().Message());
+    handover = std::move(*begun);
+  }
   auto kernel_port = StartPort(config.kernel_port, "kernel", pool, 1024);
   if (!kernel_port) return Fail(config.source + ": " + kernel_port.error().Message());
   auto uplink_port = StartPort(config.uplink_port, "uplink", pool, 1024);
@@ -99,8 +123,6 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
   worker_options.burst_size = static_cast<uint16_t>(config.burst_size);
   Worker worker(worker_options, (*datapath)->pipeline.get(), &scheduler);
 
-  // SIGINT/SIGTERM stop and SIGHUP reloads, through the control thread's io_context.
-  boost::asio::io_context io;
   DpdkDatapathTables datapath_tables(**datapath);
   const DpdkPortView port_view(kernel_port->id(), uplink_port->id());
   ControlPlane control_plane(io, config, datapath_tables, port_view, rte_get_tsc_hz(), [&io] {
@@ -115,6 +137,9 @@ int RunGateway(const GatewayConfig& config, const PolicyInputs& inputs) {
                 kubernetes->settings.all_pods ? "all pods"
                                               : ("node " + kubernetes->settings.node_name).c_str());
     control_plane.EnableKubernetes(std::move(*client), kubernetes->settings);
+  }
+  if (handover) {
+    handover->Serve(io, control_plane, [&datapath_tables] { return datapath_tables.Heartbeat(); });
   }
   auto rest_endpoint = control_plane.Start();
   if (!rest_endpoint) return Fail(config.source + ": " + rest_endpoint.error().Message());

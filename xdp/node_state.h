@@ -7,13 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "control/gateway_config.h"
 #include "control/result.h"
 #include "xdp/node_netlink.h"
 
 namespace dg::node {
 
-// /run/dscp-gateway/node.json: tmpfs, so a reboot (which also removes the veth pair) forgets it.
-inline constexpr const char* kDefaultStatePath = "/run/dscp-gateway/node.json";
+inline constexpr const char* kDefaultStatePath = kDefaultNodeStateFile;
 
 enum class Phase { kAttaching, kAttached, kDetaching };
 const char* PhaseName(Phase phase);  // "attaching", "attached", "detaching": as in the file

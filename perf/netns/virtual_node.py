@@ -250,7 +250,7 @@ class VirtualNode(NetnsHarness):
         cfg = self.path(f"gateway-{mode}.yaml")
         eal = ", ".join(json.dumps(a) for a in self.eal_args(mode))
         if self.plumbing == "attach" and node_plumbing.run_understands_node_config():
-            ports = f"node: {{uplink: {UPLINK}}}\n"
+            ports = f"node: {{uplink: {UPLINK}, stateFile: {json.dumps(self.path('node-state.json'))}}}\n"
         else:
             ports = "ports: {kernel: net_af_xdp0, uplink: net_af_xdp1}\n"
         shaper_burst = getattr(self.args, "shaper_burst", None)

@@ -80,7 +80,10 @@ def build_and_run(args) -> list[str]:
         return failures
     label = f"dscp-gateway-image-test-{os.getpid()}"
     try:
-        r = subprocess.run([sys.executable, CONGESTION_TEST, "--gateway-binary", PODMAN_GATEWAY],
+        # The container runs `run` only: `node attach` writes /proc/sys, which a container
+        # without privileges sees read-only (docs/kubernetes.md, "Capabilities").
+        r = subprocess.run([sys.executable, CONGESTION_TEST, "--gateway-binary", PODMAN_GATEWAY,
+                            "--plumbing", "legacy"],
                            env=container_env(args.tag, gateway_capabilities(), label), stdin=subprocess.DEVNULL)
     finally:
         remove_containers(label)
@@ -92,6 +95,7 @@ def gateway_starts(tag: str, capabilities: list[str], label: str) -> tuple[bool,
     workdir = tempfile.mkdtemp(prefix="dscp-gw-image-caps-")
     try:
         r = subprocess.run([sys.executable, VIRTUAL_NODE, "--gateway-binary", PODMAN_GATEWAY, "--modes", "priority",
+                            "--plumbing", "legacy",
                             "--duration", "1", "--no-flood", "--json-out", os.path.join(workdir, "result.json")],
                            env=container_env(tag, capabilities, label), stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=180)

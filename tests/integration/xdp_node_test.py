@@ -22,7 +22,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns_harness import ICMP_PING  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "perf"))
+from netns.icmp import ICMP_PING  # noqa: E402
 
 NODE, REMOTE = "dx-node", "dx-remote"
 REMOTE_ADDR, NODE_ADDR = "10.77.0.1", "10.77.0.2"

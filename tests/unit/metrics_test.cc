@@ -114,6 +114,9 @@ std::optional<json::value> JsonPlace(const json::object& document, const Expecte
           element(member(member(&root, "kubernetes"), "watches"), {{"resource", row.labels[0]}}),
           spec.json_key);
       break;
+    case MetricGroup::kXdp:
+      place = member(member(&root, "xdp"), spec.json_key);
+      break;
   }
   if (place == nullptr) return std::nullopt;
   return *place;
@@ -175,6 +178,8 @@ std::string TextPrefix(const ExpectedRow& row) {
       return "rest";
     case MetricGroup::kSync:
       return "sync " + row.labels[0];
+    case MetricGroup::kXdp:
+      return "xdp";
   }
   return "";
 }
