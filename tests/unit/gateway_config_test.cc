@@ -209,6 +209,13 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidConfig{"EalNotAList", "eal: -l 0-1\n", "eal", "expected a list"},
         InvalidConfig{"EalEmptyArgument", "eal: [-l, '']\n", "eal[1]", "must not be empty"},
         InvalidConfig{"EalNestedList", "eal: [[-l]]\n", "eal[0]", "expected a string"},
+        InvalidConfig{"NodeUplinkWithPorts", "node: {uplink: eth0}\nports: {kernel: a}\n", "ports",
+                      "derived from the plumbing"},
+        InvalidConfig{"NodeUplinkWithVdev", "eal: [--vdev, net_tap0]\nnode: {uplink: eth0}\n",
+                      "eal", "remove the --vdev"},
+        InvalidConfig{"NodeUplinkTooLong", "node: {uplink: an-interface-name}\n", "node.uplink",
+                      "1-15 characters"},
+        InvalidConfig{"UnknownNodeKey", "node: {uplnk: eth0}\n", "node.uplnk", "unknown key"},
         InvalidConfig{"SamePorts", "ports: {kernel: net_tap0, uplink: net_tap0}\n", "ports.uplink",
                       "must be different"},
         InvalidConfig{"KernelPortCollidesWithUplinkDefault", "ports: {kernel: net_af_xdp1}\n",
@@ -277,6 +284,20 @@ TEST(ParseGatewayConfigTest, ReadsTheKubernetesSection) {
   EXPECT_EQ(kubernetes.watch_timeout, std::chrono::seconds(60));
   EXPECT_EQ(kubernetes.idle_timeout, std::chrono::seconds(5));
   EXPECT_EQ(kubernetes.page_size, 100u);
+}
+
+TEST(ParseGatewayConfigTest, ReadsTheNodeSection) {
+  const GatewayConfig config =
+      ParseOrFail("eal: [-l, 0-1]\nnode: {uplink: auto, stateFile: /tmp/node.json}\n");
+  EXPECT_EQ(config.node_uplink, "auto");
+  EXPECT_EQ(config.node_state_file, "/tmp/node.json");
+  EXPECT_EQ(config.eal_args, (std::vector<std::string>{"-l", "0-1"}));
+}
+
+TEST(ParseGatewayConfigTest, WithoutANodeSectionPortsAreAsWritten) {
+  const GatewayConfig config = ParseOrFail("ports: {kernel: net_tap0, uplink: net_tap1}\n");
+  EXPECT_EQ(config.node_uplink, "");
+  EXPECT_EQ(config.node_state_file, kDefaultNodeStateFile);
 }
 
 TEST(ResolveKubernetesSettingsTest, ConfiguredNodeNameWinsOverTheEnvironment) {
