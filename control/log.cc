@@ -8,6 +8,8 @@
 #include <ctime>
 #include <string>
 
+#include "control/format.h"
+
 namespace dg {
 namespace {
 
@@ -74,12 +76,7 @@ void Logf(LogLevel level, const char* component, const char* format, ...) {
   if (!LogEnabled(level)) return;
   va_list arguments;
   va_start(arguments, format);
-  va_list copy;
-  va_copy(copy, arguments);
-  const int length = std::vsnprintf(nullptr, 0, format, copy);
-  va_end(copy);
-  std::string message(length > 0 ? static_cast<size_t>(length) : 0, '\0');
-  if (length > 0) std::vsnprintf(message.data(), message.size() + 1, format, arguments);
+  const std::string message = VFormat(format, arguments);
   va_end(arguments);
   Log(level, component, message);
 }

@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-namespace dg::dscpctl {
+#include "control/format.h"
 
-[[gnu::format(printf, 1, 2)]] std::string Format(const char* format, ...);
+namespace dg::dscpctl {
 
 // Columns count code points, so "µs" is as wide as "us".
 size_t DisplayWidth(std::string_view text);
