@@ -1,4 +1,6 @@
-#include "k8s-sync/reflector.h"
+// Shared by the reflector_test sources: API-server JSON builders, a scripted KubeTransport, a
+// recording handler and the ReflectorTest fixture.
+#pragma once
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -20,9 +22,9 @@
 #include <vector>
 
 #include "k8s-sync/kube_transport.h"
+#include "k8s-sync/reflector.h"
 
-namespace dg::k8s {
-namespace {
+namespace dg::k8s::reflector_test {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -32,22 +34,22 @@ using Params = std::map<std::string, std::string>;
 
 // Only keeps a broken reflector from hanging the suite; no test measures time. The fake
 // stops the reflector and the io_context as soon as its script is used up.
-constexpr std::chrono::seconds kHangGuard{20};
+inline constexpr std::chrono::seconds kHangGuard{20};
 
 // ---------------------------------------------------------------------------------------
 // JSON the API server would send
 
-std::string Quote(std::string_view text) {
+inline std::string Quote(std::string_view text) {
   return boost::json::serialize(boost::json::value(text));
 }
 
-std::string PodJson(const std::string& name, const std::string& resource_version) {
+inline std::string PodJson(const std::string& name, const std::string& resource_version) {
   return R"({"kind":"Pod","metadata":{"name":)" + Quote(name) + R"(,"resourceVersion":)" +
          Quote(resource_version) + "}}";
 }
 
-std::string ListBody(const std::string& resource_version, const std::string& continue_token,
-                     const std::vector<std::string>& names) {
+inline std::string ListBody(const std::string& resource_version, const std::string& continue_token,
+                            const std::vector<std::string>& names) {
   std::string items;
   for (const std::string& name : names) {
     if (!items.empty()) items += ',';
@@ -60,32 +62,34 @@ std::string ListBody(const std::string& resource_version, const std::string& con
          "]}";
 }
 
-std::string EventLine(const std::string& type, const std::string& name,
-                      const std::string& resource_version) {
+inline std::string EventLine(const std::string& type, const std::string& name,
+                             const std::string& resource_version) {
   return R"({"type":)" + Quote(type) + R"(,"object":)" + PodJson(name, resource_version) + "}";
 }
 
-std::string BookmarkLine(const std::string& resource_version) {
+inline std::string BookmarkLine(const std::string& resource_version) {
   return R"({"type":"BOOKMARK","object":{"kind":"Pod","metadata":{"resourceVersion":)" +
          Quote(resource_version) + "}}}";
 }
 
-std::string ErrorLine(int code) {
+inline std::string ErrorLine(int code) {
   return R"({"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure",)"
          R"json("message":"too old resource version: 1 (2)","reason":"Expired","code":)json" +
          std::to_string(code) + "}}";
 }
 
-KubeResponse Ok(std::string body = "") { return KubeResponse{200, std::move(body), ""}; }
-KubeResponse Http(unsigned status, std::string body) {
+inline KubeResponse Ok(std::string body = "") { return KubeResponse{200, std::move(body), ""}; }
+inline KubeResponse Http(unsigned status, std::string body) {
   return KubeResponse{status, std::move(body), ""};
 }
-KubeResponse TransportError(std::string error) { return KubeResponse{0, "", std::move(error)}; }
+inline KubeResponse TransportError(std::string error) {
+  return KubeResponse{0, "", std::move(error)};
+}
 
 // ---------------------------------------------------------------------------------------
 // Target parsing
 
-int HexValue(char c) {
+inline int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -93,7 +97,7 @@ int HexValue(char c) {
 }
 
 // Percent-decoding; false on a malformed escape.
-bool PercentDecode(std::string_view text, std::string* out) {
+inline bool PercentDecode(std::string_view text, std::string* out) {
   out->clear();
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] != '%') {
@@ -116,7 +120,7 @@ struct ParsedTarget {
   std::string problem;  // empty when the target parsed
 };
 
-ParsedTarget ParseTarget(const std::string& target) {
+inline ParsedTarget ParseTarget(const std::string& target) {
   ParsedTarget parsed;
   const size_t question = target.find('?');
   parsed.path = target.substr(0, question);
@@ -152,7 +156,7 @@ ParsedTarget ParseTarget(const std::string& target) {
 
 enum class CallKind { kGet, kStream };
 
-const char* KindName(CallKind kind) { return kind == CallKind::kGet ? "Get" : "Stream"; }
+inline const char* KindName(CallKind kind) { return kind == CallKind::kGet ? "Get" : "Stream"; }
 
 struct Step {
   CallKind kind = CallKind::kGet;
@@ -336,14 +340,14 @@ struct RecordedEvent {
   bool operator==(const RecordedEvent&) const = default;
 };
 
-std::ostream& operator<<(std::ostream& out, const RecordedEvent& event) {
+inline std::ostream& operator<<(std::ostream& out, const RecordedEvent& event) {
   const char* type = event.type == WatchEventType::kAdded      ? "ADDED"
                      : event.type == WatchEventType::kModified ? "MODIFIED"
                                                                : "DELETED";
   return out << type << " " << event.name << "@" << event.resource_version;
 }
 
-std::string MetadataString(const boost::json::object& object, std::string_view key) {
+inline std::string MetadataString(const boost::json::object& object, std::string_view key) {
   const boost::json::value* metadata = object.if_contains("metadata");
   if (metadata == nullptr || !metadata->is_object()) return "";
   const boost::json::value* value = metadata->as_object().if_contains(key);
@@ -404,257 +408,4 @@ class ReflectorTest : public ::testing::Test {
   std::unique_ptr<Reflector> reflector_;
 };
 
-TEST_F(ReflectorTest, PagedListDeliversOneReplaceThenWatchesFromLastPageVersion) {
-  settings_.page_size = 2;
-  fake_.ExpectList("", Ok(ListBody("100", "token-1", {"a", "b"}))).on_call = [&] {
-    EXPECT_THAT(handler_.replaces, IsEmpty());
-  };
-  fake_.ExpectList("token-1", Ok(ListBody("100", "token-2", {"c", "d"}))).on_call = [&] {
-    EXPECT_THAT(handler_.replaces, IsEmpty()) << "a page is not the complete set";
-  };
-  fake_.ExpectList("token-2", Ok(ListBody("105", "", {"e"})));
-  fake_.ExpectWatch("105", {}).on_call = [&] {
-    ASSERT_EQ(handler_.replaces.size(), 1u);
-    EXPECT_THAT(handler_.replaces[0], ElementsAre("a", "b", "c", "d", "e"));
-    EXPECT_EQ(stats().lists, 1u);
-    EXPECT_EQ(stats().relists, 0u);
-    EXPECT_EQ(stats().resource_version, "105");
-  };
-  Run();
-  EXPECT_EQ(handler_.replaces.size(), 1u);
-  EXPECT_THAT(handler_.events, IsEmpty());
-}
-
-TEST_F(ReflectorTest, SelectorsAreUrlEncodedInListAndWatch) {
-  target_.field_selector = "spec.nodeName=node-a";
-  target_.label_selector = "app in (web,db),tier!=cache";
-  ExpectInitialList();
-  fake_.ExpectWatch("100", {});
-  Run();
-  const auto lists = fake_.CallsOf(CallKind::kGet);
-  const auto watches = fake_.CallsOf(CallKind::kStream);
-  ASSERT_EQ(lists.size(), 1u);
-  ASSERT_EQ(watches.size(), 1u);
-  for (const Call* call : {lists[0], watches[0]}) {
-    // The decoded values were checked by the fake; here the raw bytes on the wire.
-    EXPECT_THAT(call->target, HasSubstr("fieldSelector=spec.nodeName%3Dnode-a")) << call->target;
-    EXPECT_THAT(call->target,
-                HasSubstr("labelSelector=app%20in%20%28web%2Cdb%29%2Ctier%21%3Dcache"))
-        << call->target;
-  }
-}
-
-TEST_F(ReflectorTest, WatchEventsAreDeliveredInOrderAndVersionAdvances) {
-  ExpectInitialList();
-  fake_.ExpectWatch("100",
-                    {EventLine("ADDED", "pod-b", "101"), EventLine("MODIFIED", "pod-a", "102"),
-                     EventLine("DELETED", "pod-b", "103")});
-  fake_.ExpectWatch("103", {}).on_call = [&] {
-    EXPECT_EQ(stats().resource_version, "103");
-    EXPECT_EQ(stats().events, 3u);
-    EXPECT_EQ(stats().errors, 0u);
-  };
-  Run();
-  EXPECT_THAT(handler_.events,
-              ElementsAre(RecordedEvent{WatchEventType::kAdded, "pod-b", "101"},
-                          RecordedEvent{WatchEventType::kModified, "pod-a", "102"},
-                          RecordedEvent{WatchEventType::kDeleted, "pod-b", "103"}));
-  EXPECT_EQ(handler_.replaces.size(), 1u);
-}
-
-TEST_F(ReflectorTest, BookmarkAdvancesVersionWithoutAnEvent) {
-  ExpectInitialList();
-  fake_.ExpectWatch("100", {BookmarkLine("250")});
-  fake_.ExpectWatch("250", {}).on_call = [&] {
-    EXPECT_EQ(stats().bookmarks, 1u);
-    EXPECT_EQ(stats().events, 0u);
-    EXPECT_EQ(stats().resource_version, "250");
-  };
-  Run();
-  EXPECT_THAT(handler_.events, IsEmpty());
-}
-
-TEST_F(ReflectorTest, ErrorEvent410Relists) {
-  ExpectInitialList();
-  fake_.ExpectWatch("100", {EventLine("ADDED", "pod-b", "101"), ErrorLine(410),
-                            EventLine("ADDED", "pod-c", "102")});
-  fake_.ExpectList("", Ok(ListBody("300", "", {"pod-a", "pod-b", "pod-c"})));
-  fake_.ExpectWatch("300", {}).on_call = [&] {
-    EXPECT_EQ(stats().relists, 1u);
-    EXPECT_EQ(stats().lists, 2u);
-    EXPECT_EQ(stats().resource_version, "300");
-  };
-  Run();
-  const auto watches = fake_.CallsOf(CallKind::kStream);
-  ASSERT_GE(watches.size(), 1u);
-  EXPECT_EQ(watches[0]->lines_delivered, 2u) << "the stream must stop at the ERROR event";
-  EXPECT_THAT(handler_.events, ElementsAre(RecordedEvent{WatchEventType::kAdded, "pod-b", "101"}));
-  ASSERT_EQ(handler_.replaces.size(), 2u);
-  EXPECT_THAT(handler_.replaces[1], ElementsAre("pod-a", "pod-b", "pod-c"));
-}
-
-TEST_F(ReflectorTest, Http410OnWatchRelists) {
-  ExpectInitialList();
-  fake_.ExpectWatch("100", {}, Http(410, R"({"kind":"Status","code":410})"));
-  fake_.ExpectList("", Ok(ListBody("400", "", {"pod-a"})));
-  fake_.ExpectWatch("400", {}).on_call = [&] {
-    EXPECT_EQ(stats().relists, 1u);
-    EXPECT_EQ(stats().lists, 2u);
-  };
-  Run();
-  EXPECT_EQ(handler_.replaces.size(), 2u);
-}
-
-TEST_F(ReflectorTest, TransportFailureRewatchesFromSameVersionWithoutRelist) {
-  ExpectInitialList();
-  fake_.ExpectWatch("100", {EventLine("ADDED", "pod-b", "101")},
-                    TransportError("read: Connection reset by peer"));
-  fake_.ExpectWatch("101", {}).on_call = [&] {
-    EXPECT_EQ(stats().errors, 1u);
-    EXPECT_EQ(stats().relists, 0u);
-    EXPECT_EQ(stats().lists, 1u);
-    EXPECT_THAT(stats().last_error, HasSubstr("Connection reset by peer"));
-  };
-  Run();
-  EXPECT_EQ(handler_.replaces.size(), 1u);
-  const auto watches = fake_.CallsOf(CallKind::kStream);
-  ASSERT_EQ(watches.size(), 2u);
-  EXPECT_TRUE(watches[1]->io_ran_since_previous) << "a failed watch is re-opened after a backoff";
-}
-
-TEST_F(ReflectorTest, MalformedLineRewatchesFromLastGoodVersion) {
-  ExpectInitialList();
-  fake_.ExpectWatch("100", {EventLine("ADDED", "pod-b", "101"), R"({"type":"ADDED","object":{)",
-                            EventLine("ADDED", "pod-c", "102")});
-  fake_.ExpectWatch("101", {}).on_call = [&] {
-    EXPECT_EQ(stats().errors, 1u);
-    EXPECT_EQ(stats().relists, 0u);
-  };
-  Run();
-  EXPECT_THAT(handler_.events, ElementsAre(RecordedEvent{WatchEventType::kAdded, "pod-b", "101"}));
-  EXPECT_EQ(fake_.CallsOf(CallKind::kStream)[0]->lines_delivered, 2u);
-  EXPECT_EQ(handler_.replaces.size(), 1u);
-}
-
-TEST_F(ReflectorTest, NonGoneErrorEventRewatchesFromSameVersionWithoutRelist) {
-  ExpectInitialList();
-  fake_.ExpectWatch("100", {EventLine("ADDED", "pod-b", "101"), ErrorLine(500),
-                            EventLine("ADDED", "pod-c", "102")});
-  fake_.ExpectWatch("101", {}).on_call = [&] {
-    EXPECT_EQ(stats().errors, 1u);
-    EXPECT_EQ(stats().relists, 0u);
-  };
-  Run();
-  EXPECT_EQ(fake_.CallsOf(CallKind::kStream)[0]->lines_delivered, 2u);
-  EXPECT_EQ(handler_.replaces.size(), 1u);
-}
-
-TEST_F(ReflectorTest, IdleTimeoutRewatchesFromSameVersionAfterBackoff) {
-  ExpectInitialList();
-  fake_.ExpectWatch("100", {BookmarkLine("120")}, KubeResponse{200, "", "idle timeout"});
-  fake_.ExpectWatch("120", {}).on_call = [&] {
-    EXPECT_EQ(stats().errors, 1u);
-    EXPECT_THAT(stats().last_error, HasSubstr("idle timeout"));
-    EXPECT_EQ(stats().relists, 0u);
-  };
-  Run();
-  EXPECT_TRUE(fake_.CallsOf(CallKind::kStream)[1]->io_ran_since_previous);
-}
-
-TEST_F(ReflectorTest, NormalEndOfStreamRewatchesImmediately) {
-  ExpectInitialList();
-  fake_.ExpectWatch("100", {EventLine("ADDED", "pod-b", "101")});
-  fake_.ExpectWatch("101", {}).on_call = [&] {
-    EXPECT_EQ(stats().watch_restarts, 1u);
-    EXPECT_EQ(stats().errors, 0u);
-    EXPECT_EQ(stats().relists, 0u);
-  };
-  Run();
-  const auto watches = fake_.CallsOf(CallKind::kStream);
-  ASSERT_EQ(watches.size(), 2u);
-  EXPECT_FALSE(watches[1]->io_ran_since_previous)
-      << "a watch the server ended on schedule is re-opened without a backoff wait";
-}
-
-TEST_F(ReflectorTest, ExpiredContinueRestartsListFromFirstPage) {
-  settings_.page_size = 2;
-  fake_.ExpectList("", Ok(ListBody("100", "token-1", {"old-a", "old-b"})));
-  fake_.ExpectList("token-1", Http(410, R"({"kind":"Status","reason":"Expired","code":410})"));
-  fake_.ExpectList("", Ok(ListBody("500", "token-2", {"new-c", "new-d"}))).on_call = [&] {
-    EXPECT_THAT(handler_.replaces, IsEmpty()) << "an interrupted list must not be delivered";
-    EXPECT_FALSE(stats().synced);
-  };
-  fake_.ExpectList("token-2", Ok(ListBody("500", "", {"new-e"})));
-  fake_.ExpectWatch("500", {});
-  Run();
-  ASSERT_EQ(handler_.replaces.size(), 1u);
-  EXPECT_THAT(handler_.replaces[0], ElementsAre("new-c", "new-d", "new-e"));
-  EXPECT_EQ(stats().lists, 1u);
-  EXPECT_EQ(stats().resource_version, "500");
-}
-
-TEST_F(ReflectorTest, ListFailureIsRetriedAfterBackoff) {
-  fake_.ExpectList("", Http(500, "etcdserver: request timed out"));
-  fake_.ExpectList("", Ok(ListBody("100", "", {"pod-a"}))).on_call = [&] {
-    EXPECT_EQ(stats().errors, 1u);
-    EXPECT_THAT(stats().last_error, HasSubstr("500"));
-    EXPECT_FALSE(stats().synced);
-  };
-  fake_.ExpectWatch("100", {});
-  Run();
-  const auto lists = fake_.CallsOf(CallKind::kGet);
-  ASSERT_EQ(lists.size(), 2u);
-  EXPECT_TRUE(lists[1]->io_ran_since_previous) << "a failed list is retried after a backoff";
-  EXPECT_EQ(stats().lists, 1u);
-  EXPECT_EQ(stats().relists, 0u) << "a retried first list is not a relist";
-  EXPECT_TRUE(stats().synced);
-}
-
-TEST_F(ReflectorTest, UnauthorizedListCountsErrorsAndNames401) {
-  fake_.ExpectList("", Http(401, R"({"kind":"Status","reason":"Unauthorized","code":401})"));
-  fake_.ExpectList("", Http(401, R"({"kind":"Status","reason":"Unauthorized","code":401})"));
-  Run();
-  EXPECT_EQ(stats().errors, 2u);
-  EXPECT_THAT(stats().last_error, HasSubstr("401"));
-  EXPECT_FALSE(stats().synced);
-  EXPECT_EQ(stats().lists, 0u);
-  EXPECT_THAT(handler_.replaces, IsEmpty());
-}
-
-TEST_F(ReflectorTest, TimeoutSecondsLiesInWatchTimeoutToTwiceIt) {
-  settings_.watch_timeout = std::chrono::seconds(30);
-  ExpectInitialList();
-  constexpr int kWatches = 24;
-  for (int i = 0; i < kWatches; ++i) fake_.ExpectWatch("100", {});
-  Run();
-  const auto watches = fake_.CallsOf(CallKind::kStream);
-  ASSERT_EQ(watches.size(), static_cast<size_t>(kWatches));
-  std::set<int64_t> distinct;
-  for (const Call* call : watches) {
-    EXPECT_GE(call->timeout_seconds, 30) << call->target;
-    EXPECT_LT(call->timeout_seconds, 60) << call->target;
-    distinct.insert(call->timeout_seconds);
-  }
-  EXPECT_GT(distinct.size(), 1u) << "every watch asked for the same duration: no jitter";
-}
-
-TEST_F(ReflectorTest, NotSyncedUntilFirstCompleteList) {
-  settings_.page_size = 1;
-  fake_.ExpectList("", Http(503, "unavailable"));
-  fake_.ExpectList("", Ok(ListBody("100", "token-1", {"a"}))).on_call = [&] {
-    EXPECT_FALSE(stats().synced) << "a failed list does not sync";
-  };
-  fake_.ExpectList("token-1", Ok(ListBody("100", "", {"b"}))).on_call = [&] {
-    EXPECT_FALSE(stats().synced) << "one page is not a complete list";
-  };
-  fake_.ExpectWatch("100", {}).on_call = [&] { EXPECT_TRUE(stats().synced); };
-  // Before the reflector runs at all.
-  reflector_ = std::make_unique<Reflector>(io_, fake_, target_, settings_, handler_);
-  EXPECT_FALSE(reflector_->stats().synced);
-  reflector_.reset();
-  Run();
-  EXPECT_TRUE(stats().synced);
-}
-
-}  // namespace
-}  // namespace dg::k8s
+}  // namespace dg::k8s::reflector_test
