@@ -1,5 +1,5 @@
-"""control_plane_test.py's observability checks: the REST endpoints, promtool on /metrics and a real
-Prometheus scraping it.
+"""control_plane_test.py's observability checks: the REST endpoints, promtool on /metrics
+and a real Prometheus scraping it.
 """
 
 from __future__ import annotations
@@ -12,16 +12,8 @@ import subprocess
 import time
 
 from control_plane_harness import (
-    CLASSES,
-    CheckFailed,
-    DSCP_BEFORE,
-    POD_NAME,
-    POD_NAMESPACE,
-    PROMETHEUS,
-    PROMETHEUS_TIMEOUT_S,
-    PROMTOOL,
-    SRC_IP,
-    expect,
+    CLASSES, CheckFailed, DSCP_BEFORE, POD_NAME, POD_NAMESPACE, PROMETHEUS,
+    PROMETHEUS_TIMEOUT_S, PROMTOOL, SRC_IP, expect,
 )
 from control_plane_harness import nh
 

@@ -1,5 +1,5 @@
-"""control_plane_test.py's hot-reload checks: a policy reload under iperf3 loses nothing and switches the DSCP
-once; an invalid reload is rejected once and the old marking stays.
+"""control_plane_test.py's hot-reload checks: a policy reload under iperf3 loses nothing
+and switches the DSCP once; an invalid reload is rejected once and the old marking stays.
 """
 
 from __future__ import annotations
@@ -10,23 +10,9 @@ import sys
 import time
 
 from control_plane_harness import (
-    CheckFailed,
-    DSCP_AFTER,
-    DSCP_BEFORE,
-    DST_IP,
-    IPERF_LEN,
-    IPERF_PORT,
-    IPERF_RATE,
-    IPERF_SECONDS,
-    POD_NAMESPACE,
-    PROBE_PORT,
-    RELOAD_AT_S,
-    RELOAD_WAIT_S,
-    SRC_IP,
-    UDP_PROBES,
-    expect,
-    priorities_configmap,
-    runs,
+    CheckFailed, DSCP_AFTER, DSCP_BEFORE, DST_IP, IPERF_LEN, IPERF_PORT, IPERF_RATE,
+    IPERF_SECONDS, POD_NAMESPACE, PROBE_PORT, RELOAD_AT_S, RELOAD_WAIT_S, SRC_IP, UDP_PROBES,
+    expect, priorities_configmap, runs,
 )
 from control_plane_harness import nh
 
