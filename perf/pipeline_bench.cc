@@ -37,6 +37,7 @@
 #include "gateway/pod_table.h"
 #include "gateway/scheduler.h"
 #include "perf/bench_common.h"
+#include "perf/benchmark_args.h"
 
 namespace dg::perf {
 namespace {
@@ -260,9 +261,7 @@ int Main(int argc, char** argv) {
       rest.push_back(argv[i]);
     }
   }
-  int rest_argc = static_cast<int>(rest.size());
-  benchmark::Initialize(&rest_argc, rest.data());
-  if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 2;
+  if (!InitializeBenchmark(rest)) return 2;
 
   InitEalOrDie("pipeline_bench", 256, 0, hugepages);
   Result<PolicyInputs> inputs = pcap.empty() ? BuiltinInputs() : LoadPolicyInputs(priorities, pods);

@@ -44,6 +44,7 @@
 #include "gateway/pod_table.h"
 #include "gateway/policy_publisher.h"
 #include "perf/bench_common.h"
+#include "perf/benchmark_args.h"
 
 namespace dg::perf {
 namespace {
@@ -82,6 +83,15 @@ struct Scale {
     rte_free(qsbr);
   }
 };
+
+// The next kBurst keys of the random sequence, as the lookup under test wants them.
+template <class Key>
+void NextBurstKeys(const Scale& scale, uint32_t& position, const Key* (&keys)[kBurst]) {
+  for (uint16_t i = 0; i < kBurst; ++i) {
+    keys[i] = &scale.keys[position];
+    position = (position + 1) & (kSequenceLength - 1);
+  }
+}
 
 std::unique_ptr<Scale> current;
 std::vector<rte_mbuf*> frames;  // kBursts * kBurst
@@ -217,10 +227,7 @@ void WhatIfCrcLookup(benchmark::State& state) {
   uint32_t position = 0;
   bool missed = false;
   for (auto _ : state) {
-    for (uint16_t i = 0; i < kBurst; ++i) {
-      keys[i] = &scale.keys[position];
-      position = (position + 1) & (kSequenceLength - 1);
-    }
+    NextBurstKeys(scale, position, keys);
     uint64_t hits = 0;
     const uint64_t start = rte_rdtsc();
     rte_hash_lookup_bulk_data(table, keys, kBurst, &hits, data);
@@ -239,10 +246,7 @@ void TableLookup(benchmark::State& state) {
   uint32_t position = 0;
   bool missed = false;
   for (auto _ : state) {
-    for (uint16_t i = 0; i < kBurst; ++i) {
-      keys[i] = &scale.keys[position];
-      position = (position + 1) & (kSequenceLength - 1);
-    }
+    NextBurstKeys(scale, position, keys);
     const uint64_t start = rte_rdtsc();
     scale.table->LookupBurst(keys, kBurst, namespace_ids);
     samples.Add(rte_rdtsc() - start);
@@ -266,9 +270,7 @@ int Main(int argc, char** argv) {
       rest.push_back(argv[i]);
     }
   }
-  int rest_argc = static_cast<int>(rest.size());
-  benchmark::Initialize(&rest_argc, rest.data());
-  if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 2;
+  if (!InitializeBenchmark(rest)) return 2;
   // A 2M-slot rte_hash with its RCU defer queue needs ~150 MB.
   InitEalOrDie("table_scale_bench", 1024, 0, hugepages);
   rte_mempool* pool = CreatePoolOrDie("scale_mbufs", kBursts * kBurst + 64, 256);
