@@ -21,6 +21,16 @@ namespace dg::perf {
 // 4 KiB pages: big tables then pay TLB misses the daemon, on 2 MiB pages, does not).
 // With it: --in-memory on the hugepages .ci/setup reserves (needs root). Exits the
 // process with a message on failure.
+// The four-class policy of the benchmarks (perf/netns/policies.py is the traffic tests').
+inline constexpr const char* kBenchmarkPriorities = R"(classes:
+  - {name: critical, dscp: 46}
+  - {name: high, dscp: 34}
+  - {name: standard, dscp: 0}
+  - {name: scavenger, dscp: 8}
+defaultClass: standard
+namespaces: {ray-training: critical, ray-serve: high, inference: high, batch-*: scavenger}
+)";
+
 void InitEalOrDie(const char* program, unsigned memory_mb, unsigned main_cpu,
                   bool hugepages = false);
 

@@ -44,18 +44,6 @@ namespace {
 
 constexpr uint16_t kBurst = 32;
 
-constexpr const char* kBuiltinPriorities = R"(classes:
-  - {name: critical, dscp: 46}
-  - {name: high, dscp: 34}
-  - {name: standard, dscp: 0}
-  - {name: scavenger, dscp: 8}
-defaultClass: standard
-namespaces:
-  ray-training: critical
-  ray-serve: high
-  inference: high
-  batch-*: scavenger
-)";
 const char* const kNamespaces[] = {"ray-training", "ray-serve", "inference", "default",
                                    "monitoring",   "web",       "batch-etl", "batch-reports"};
 constexpr int kPodsPerNamespace = 16;
@@ -105,7 +93,7 @@ std::vector<std::vector<uint8_t>> BuiltinFrames(uint32_t count) {
 
 Result<PolicyInputs> BuiltinInputs() {
   PolicyInputs inputs;
-  auto policy = ParsePriorities(kBuiltinPriorities, "builtin");
+  auto policy = ParsePriorities(kBenchmarkPriorities, "builtin");
   if (!policy) return policy.error();
   inputs.policy = std::move(*policy);
   for (int ns = 0; ns < 8; ++ns) {

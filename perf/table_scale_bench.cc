@@ -54,15 +54,6 @@ constexpr uint32_t kBursts = 8;  // a few bursts of frames in rotation
 constexpr uint32_t kSequenceLength = 1u << 20;
 constexpr uint32_t kFirstAddress = 0x0A000001;  // 10.0.0.1; 1M pods end at 10.15.66.64
 
-constexpr const char* kPriorities = R"(classes:
-  - {name: critical, dscp: 46}
-  - {name: high, dscp: 34}
-  - {name: standard, dscp: 0}
-  - {name: scavenger, dscp: 8}
-defaultClass: standard
-namespaces: {ray-training: critical, ray-serve: high, inference: high, batch-*: scavenger}
-)";
-
 struct Scale {
   uint32_t entries = 0;
   uint32_t capacity = 0;
@@ -111,7 +102,7 @@ Scale& ScaleFor(uint32_t entries) {
     std::exit(1);
   }
   scale->publisher = std::make_unique<PolicyPublisher>(scale->qsbr);
-  auto policy = ParsePriorities(kPriorities, "builtin");
+  auto policy = ParsePriorities(kBenchmarkPriorities, "builtin");
   if (!policy) {
     std::fprintf(stderr, "table_scale_bench: %s\n", policy.error().Message().c_str());
     std::exit(1);
