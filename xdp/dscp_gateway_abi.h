@@ -7,6 +7,9 @@
 #ifndef DSCP_GATEWAY_ABI_H
 #define DSCP_GATEWAY_ABI_H
 
+/* Kernel style like the *.bpf.c that include it, not the C++ .clang-format. */
+/* clang-format off */
+
 #ifdef __cplusplus
 #include <cstdint>
 #else
@@ -117,5 +120,7 @@ struct dg_xdp_heartbeat {
 #define DG_XDP_COUNTER_ENUM_(id, name, help) id,
 enum dg_xdp_counter { DG_XDP_COUNTERS(DG_XDP_COUNTER_ENUM_) DG_XDP_COUNTER_COUNT };
 #undef DG_XDP_COUNTER_ENUM_
+
+/* clang-format on */
 
 #endif /* DSCP_GATEWAY_ABI_H */
