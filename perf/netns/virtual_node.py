@@ -88,15 +88,13 @@ import json
 import shlex
 import signal
 import subprocess
-import sys
 import time
 
-from . import node_plumbing
 from .calls import http_request
 from .common import Failure, tail
 from .harness import NetnsHarness
 from .host import free_prefix, remove_dpdk_leftovers
-from .node_plumbing import GATEWAY_LEG, KERNEL_LEG, BpfMountHolder
+from .node_plumbing import KERNEL_LEG, BpfMountHolder
 from .policies import FIFO_POLICY, PRIORITY_POLICY
 
 POD_HI_IP, POD_HI_GW = "10.201.1.2", "10.201.1.1"
@@ -204,15 +202,6 @@ class VirtualNode(NetnsHarness):
             r = self.node_command("detach", "--uplink", UPLINK, check=False)
             self.log(f"node detach: {(r.stdout or r.stderr).strip()}")
 
-    def restore_after_gateway(self) -> None:
-        """The node's fail-open programs back in place after a gateway closed its ports
-        (DPDK 22.11's net_af_xdp detaches them on close). `run` does this itself once it
-        takes `node: {uplink}`; until then: detach and attach again."""
-        if self.plumbing != "attach" or node_plumbing.run_understands_node_config():
-            return
-        self.detach()
-        self.attach()
-
     def teardown(self) -> None:
         self.keep_logs = self.failed
         if self.plumbing == "attach" and not self.args.keep:
@@ -232,9 +221,7 @@ class VirtualNode(NetnsHarness):
         eal = ["-l", self.args.lcores, "--file-prefix", self.dpdk_file_prefix(mode), "--no-pci"]
         if self.plumbing == "legacy":
             return eal + ["--vdev", "net_af_xdp0,iface=gwk", "--vdev", "net_af_xdp1,iface=gwu"]
-        if node_plumbing.run_understands_node_config():
-            return eal  # run derives the ports from node: {uplink}
-        return eal + node_plumbing.legacy_eal_ports(self.args.gateway_binary, UPLINK)
+        return eal  # run derives the ports from node: {uplink}
 
     def write_gateway_config(self, mode: str) -> str:
         cm = self.path(f"priorities-{mode}.yaml")
@@ -249,7 +236,7 @@ class VirtualNode(NetnsHarness):
             json.dump(pod_list(), f, indent=2)
         cfg = self.path(f"gateway-{mode}.yaml")
         eal = ", ".join(json.dumps(a) for a in self.eal_args(mode))
-        if self.plumbing == "attach" and node_plumbing.run_understands_node_config():
+        if self.plumbing == "attach":
             ports = f"node: {{uplink: {UPLINK}, stateFile: {json.dumps(self.path('node-state.json'))}}}\n"
         else:
             ports = "ports: {kernel: net_af_xdp0, uplink: net_af_xdp1}\n"
@@ -268,17 +255,10 @@ class VirtualNode(NetnsHarness):
         return cfg
 
     def release_legs_for_gateway(self) -> None:
-        """Legacy hand-over (until run takes node: {uplink}): net_af_xdp attaches only where
-        no program is; nothing beats the heartbeat yet, so its check is off."""
+        """Legacy plumbing: net_af_xdp attaches only where no program is. (With attach the
+        gateway hands the legs over itself.)"""
         if self.plumbing == "legacy":
             self.detach_xdp("gw", ["gwk", "gwu"])
-            return
-        if node_plumbing.run_understands_node_config():
-            return
-        self.detach_xdp("node", [UPLINK, GATEWAY_LEG])
-        assert self.bpffs is not None
-        self.sh(self.bpffs.enter([sys.executable, "-c", node_plumbing.SET_STALE_AFTER, node_plumbing.HEARTBEAT_PIN, "0"]),
-                role="node")
 
     def forwarder_command(self, mode: str) -> list[str]:
         if self.args.forwarder == "gateway":
@@ -306,9 +286,7 @@ class VirtualNode(NetnsHarness):
         return p
 
     def stop_forwarder(self, p: subprocess.Popen, first=signal.SIGINT, grace: float = 10.0) -> int | None:
-        rc = self.stop(p, first=first, grace=grace)
-        self.restore_after_gateway()
-        return rc
+        return self.stop(p, first=first, grace=grace)
 
     def stats(self) -> dict:
         """The forwarder's /v1/stats (gateway only)."""

@@ -18,7 +18,7 @@ Checks that depend on `run` taking `node: {uplink}` (the lead's "gateway: run on
 node") are reported SKIP with the reason until that change is in the tree.
 
 Each case is bounded (--timeout, SIGALRM runs the cleanup) and removes its namespaces also
-on failure. Exit 0 pass (some checks may say SKIP), 1 fail, 77 skip (not root).
+on failure. Exit 0 pass, 1 fail, 77 skip (not root).
 """
 
 from __future__ import annotations
@@ -34,28 +34,21 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO_ROOT, "perf"))  # the netns package, shared with perf/
 import netns  # noqa: E402
-from netns import experiment, node_plumbing  # noqa: E402
+from netns import experiment  # noqa: E402
 from netns.iperf import iperf_json  # noqa: E402
 from netns.virtual_node import POD_HI_IP, REMOTE_IP, TCP_PORT, VirtualNode  # noqa: E402
 
 CRITICAL_DSCP = 46  # PRIORITY_POLICY: ray-training (pod-hi) is critical, EF
 MAX_GAP_S = 1.0
 INTERVAL_S = 0.1
-NEEDS_RUN_CHANGE = ("needs `run` with `node: {uplink}` (hand-over and fail-open restore on exit, the lead's "
-                    "'gateway: run on an attached node'); not in this tree yet")
 
-results: list[tuple[str, str, str]] = []  # (PASS|FAIL|SKIP, check, detail)
+results: list[tuple[str, str, str]] = []  # (PASS|FAIL, check, detail)
 
 
 def check(ok: bool, what: str, detail: str = "") -> bool:
     results.append(("PASS" if ok else "FAIL", what, detail))
     print(f"{'PASS' if ok else 'FAIL'} {what}" + (f": {detail}" if detail else ""), flush=True)
     return ok
-
-
-def skip(what: str, reason: str) -> None:
-    results.append(("SKIP", what, reason))
-    print(f"SKIP {what}: {reason}", flush=True)
 
 
 # ------------------------------------------------------------------------- probes
@@ -180,8 +173,6 @@ def case_sigkill(node: VirtualNode) -> None:
     capture = DscpCapture(node, "dscp-restart")
     flow = start_flow(node, seconds, "restart")
     time.sleep(1.5)
-    # Until run does the hand-over itself, the harness detaches the legs first (net_af_xdp
-    # attaches only where no program is), so the restart stall includes the EAL start.
     gateway = node.start_forwarder("priority", "gateway-restarted")
     rc, text = finish_flow(node, flow, "restart", seconds)
     stall, count = longest_stall(text)
@@ -189,12 +180,8 @@ def case_sigkill(node: VirtualNode) -> None:
     check(rc == 0, "restart under iperf3: the flow survives (iperf3 exit 0)", f"exit {rc}")
     check(CRITICAL_DSCP in dscp, "restart: marking resumes (remote sees DSCP 46 again)",
           f"{sum(1 for v in dscp if v == CRITICAL_DSCP)} of {len(dscp)} frames marked")
-    if node_plumbing.run_understands_node_config():
-        check(stall <= MAX_GAP_S, f"restart under iperf3: longest stall <= {MAX_GAP_S} s",
-              f"{stall:.1f} s over {count} intervals")
-    else:
-        skip(f"restart under iperf3: longest stall <= {MAX_GAP_S} s",
-             f"{NEEDS_RUN_CHANGE} (measured with the harness's hand-over: {stall:.1f} s)")
+    check(stall <= MAX_GAP_S, f"restart under iperf3: longest stall <= {MAX_GAP_S} s",
+          f"{stall:.1f} s over {count} intervals")
     node.stop_forwarder(gateway)
 
 
@@ -205,11 +192,6 @@ def case_sigterm(node: VirtualNode) -> None:
     check(rc == 0, "SIGTERM: the gateway drains and exits 0", f"exit {rc}")
     status = node_status(node)
     check(status.get("attached") is True, "after SIGTERM: the node stays attached", json.dumps(status)[:300])
-    if not node_plumbing.run_understands_node_config():
-        # net_af_xdp detached the programs when the gateway closed its ports.
-        for what in ("ping", "TCP"):
-            skip(f"after SIGTERM: {what} pod-hi -> remote (fail-open)", NEEDS_RUN_CHANGE)
-        return
     check((status.get("programs") or {}).get("attached") is True, "after SIGTERM: the XDP programs stay attached",
           json.dumps(status.get("programs"))[:300])
     check(ping_works(node), "after SIGTERM: ping pod-hi -> remote (fail-open)")
@@ -303,7 +285,7 @@ def main() -> int:
             node.teardown()
     failed = sum(1 for r in results if r[0] == "FAIL")
     passed = sum(1 for r in results if r[0] == "PASS")
-    print(f"{passed} passed, {failed} failed, {len(results) - passed - failed} skipped", flush=True)
+    print(f"{passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 
 
