@@ -61,10 +61,11 @@ struct Cursor {
   uint32_t contiguous_length;
   uint32_t frame_length;
 
-  // Distinguishes "the frame is too short" from "the bytes exist but in a later segment".
-  UnclassifiedReason ShortfallReason(uint32_t needed_end) const {
-    return needed_end <= frame_length ? UnclassifiedReason::headers_not_contiguous
-                                      : UnclassifiedReason::truncated;
+  // Distinguishes "the frame is too short" (`beyond_frame`) from "the bytes exist but in
+  // a later segment", which the pipeline retries from gathered bytes.
+  UnclassifiedReason ShortfallReason(
+      uint32_t needed_end, UnclassifiedReason beyond_frame = UnclassifiedReason::truncated) const {
+    return needed_end <= frame_length ? UnclassifiedReason::headers_not_contiguous : beyond_frame;
   }
 };
 
@@ -109,8 +110,12 @@ UnclassifiedReason ParseIpv4(const Cursor& cursor, uint32_t offset, IpHeaderInfo
   if (offset + header_length > cursor.contiguous_length)
     return cursor.ShortfallReason(offset + header_length);
   const uint32_t total_length = ReadBigEndian16(ip + 2);
-  if (total_length < header_length) return UnclassifiedReason::bad_total_length;
-  if (offset + total_length > cursor.frame_length) return UnclassifiedReason::truncated;
+  // Total length 0 is a GSO/BIG TCP frame beyond 64 KiB (Linux; tcpdump and Wireshark
+  // read it so too): nothing is derived from it, the frame is the only bound.
+  if (total_length != 0) {
+    if (total_length < header_length) return UnclassifiedReason::bad_total_length;
+    if (offset + total_length > cursor.frame_length) return UnclassifiedReason::truncated;
+  }
   const uint16_t flags_and_offset = ReadBigEndian16(ip + 6);
   const bool more_fragments = (flags_and_offset & 0x2000) != 0;
   const uint16_t fragment_offset = flags_and_offset & 0x1fff;
@@ -144,8 +149,9 @@ UnclassifiedReason ParseIpv6(const Cursor& cursor, uint32_t offset, IpHeaderInfo
         next_header != 60) {
       break;  // upper-layer protocol (or one we do not walk through)
     }
-    if (count == kMaxIpv6ExtensionHeaders || header_offset + 8 > cursor.contiguous_length) {
-      return UnclassifiedReason::ipv6_ext_headers;
+    if (count == kMaxIpv6ExtensionHeaders) return UnclassifiedReason::ipv6_ext_headers;
+    if (header_offset + 8 > cursor.contiguous_length) {
+      return cursor.ShortfallReason(header_offset + 8, UnclassifiedReason::ipv6_ext_headers);
     }
     const uint8_t* extension = cursor.frame + header_offset;
     if (next_header == 44) {  // fragment header: fixed 8 bytes
@@ -181,22 +187,28 @@ UnclassifiedReason ReadInnerSource(const Cursor& cursor, uint32_t offset, uint16
   if (inner_type == kEtherTypeTransparentBridging) {
     uint32_t payload_offset = 0;
     const UnclassifiedReason reason = SkipEthernet(cursor, offset, &inner_type, &payload_offset);
+    if (reason == UnclassifiedReason::headers_not_contiguous) return reason;
     if (reason != UnclassifiedReason::kNone) return UnclassifiedReason::inner_malformed;
     offset = payload_offset;
   }
   const uint8_t* ip = cursor.frame + offset;
   if (inner_type == kEtherTypeIpv4) {
-    if (offset + kIpv4MinHeaderLength > cursor.contiguous_length || (ip[0] >> 4) != 4 ||
-        (ip[0] & 0x0f) < 5) {
+    if (offset + kIpv4MinHeaderLength > cursor.contiguous_length) {
+      return cursor.ShortfallReason(offset + kIpv4MinHeaderLength,
+                                    UnclassifiedReason::inner_malformed);
+    }
+    if ((ip[0] >> 4) != 4 || (ip[0] & 0x0f) < 5) {
       return UnclassifiedReason::inner_malformed;
     }
     SetIpv4MappedKey(ip + 12, source);
     return UnclassifiedReason::kNone;
   }
   if (inner_type == kEtherTypeIpv6) {
-    if (offset + kIpv6HeaderLength > cursor.contiguous_length || (ip[0] >> 4) != 6) {
-      return UnclassifiedReason::inner_malformed;
+    if (offset + kIpv6HeaderLength > cursor.contiguous_length) {
+      return cursor.ShortfallReason(offset + kIpv6HeaderLength,
+                                    UnclassifiedReason::inner_malformed);
     }
+    if ((ip[0] >> 4) != 6) return UnclassifiedReason::inner_malformed;
     std::memcpy(source->addr, ip + 8, 16);
     return UnclassifiedReason::kNone;
   }
@@ -208,9 +220,8 @@ UnclassifiedReason ReadInnerSource(const Cursor& cursor, uint32_t offset, uint16
 UnclassifiedReason ParseOverlay(const Cursor& cursor, uint32_t l4_offset,
                                 const OverlayPorts& overlay_ports, ParsedPacket* parsed) {
   if (l4_offset + kUdpHeaderLength > cursor.contiguous_length) {
-    // Too short for UDP: the IP layer already vouched for the length, so this is only
-    // reachable for multi-segment frames; classify by the outer source.
-    return UnclassifiedReason::kNone;
+    // Beyond the frame only when no IP length bounded it (IPv4 total length 0, jumbogram).
+    return cursor.ShortfallReason(l4_offset + kUdpHeaderLength);
   }
   const uint16_t destination_port = ReadBigEndian16(cursor.frame + l4_offset + 2);
   const bool vxlan = IsOneOf(destination_port, overlay_ports.vxlan, overlay_ports.vxlan_count);
@@ -221,7 +232,8 @@ UnclassifiedReason ParseOverlay(const Cursor& cursor, uint32_t l4_offset,
   const uint32_t tunnel_offset = l4_offset + kUdpHeaderLength;
   if (vxlan) {
     if (tunnel_offset + kVxlanHeaderLength > cursor.contiguous_length) {
-      return UnclassifiedReason::inner_malformed;
+      return cursor.ShortfallReason(tunnel_offset + kVxlanHeaderLength,
+                                    UnclassifiedReason::inner_malformed);
     }
     if ((cursor.frame[tunnel_offset] & kVxlanFlagValidVni) == 0) {
       return UnclassifiedReason::inner_malformed;
@@ -230,7 +242,8 @@ UnclassifiedReason ParseOverlay(const Cursor& cursor, uint32_t l4_offset,
                            kEtherTypeTransparentBridging, &parsed->classify_source);
   }
   if (tunnel_offset + kGeneveBaseHeaderLength > cursor.contiguous_length) {
-    return UnclassifiedReason::inner_malformed;
+    return cursor.ShortfallReason(tunnel_offset + kGeneveBaseHeaderLength,
+                                  UnclassifiedReason::inner_malformed);
   }
   const uint8_t* geneve_header = cursor.frame + tunnel_offset;
   if ((geneve_header[0] >> 6) != 0) return UnclassifiedReason::inner_malformed;  // version 0 only

@@ -5,6 +5,7 @@
 
 #include "gateway/dscp_marker.h"
 #include "gateway/pod_table.h"
+#include "gateway/segmented_frame.h"
 
 namespace dg {
 namespace {
@@ -30,7 +31,11 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
     ParsePacket(rte_pktmbuf_mtod(mbuf, const uint8_t*), rte_pktmbuf_data_len(mbuf),
                 rte_pktmbuf_pkt_len(mbuf), context.overlay_ports, &parsed[i]);
     namespace_ids[i] = DG_NAMESPACE_NONE;
-    if (parsed[i].reason != UnclassifiedReason::kNone) continue;
+    if (parsed[i].reason != UnclassifiedReason::kNone &&
+        (parsed[i].reason != UnclassifiedReason::headers_not_contiguous ||
+         !ParseGatheredHeaders(mbuf, context.overlay_ports, &parsed[i]))) {
+      continue;
+    }
     lookup_keys[lookup_count] = &parsed[i].classify_source;
     lookup_index[lookup_count] = i;
     ++lookup_count;
@@ -66,10 +71,14 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
     }
     const uint8_t class_id = policy.class_of_namespace[namespace_id % DG_MAX_NAMESPACES];
     class_ids[i] = class_id;
-    uint8_t* ip_header = rte_pktmbuf_mtod_offset(packets[i], uint8_t*, packet.l3_offset);
-    if (SetIpDscp(ip_header, packet.ip_version, policy.class_dscp[class_id])) {
-      counters.marked.Increment();
-    }
+    rte_mbuf* mbuf = packets[i];
+    const uint8_t dscp = policy.class_dscp[class_id];
+    const bool changed =
+        likely(packet.l3_offset + kIpMarkSpan <= rte_pktmbuf_data_len(mbuf))
+            ? SetIpDscp(rte_pktmbuf_mtod_offset(mbuf, uint8_t*, packet.l3_offset),
+                        packet.ip_version, dscp)
+            : SetIpDscpAcrossSegments(mbuf, packet.l3_offset, packet.ip_version, dscp);
+    if (changed) counters.marked.Increment();
   }
   return count;
 }

@@ -11,7 +11,7 @@ class TokenBucket {
  public:
   TokenBucket() = default;
 
-  // rate 0 = unlimited. `burst_bytes` must cover at least one maximum-size frame.
+  // rate 0 = unlimited.
   void Configure(uint64_t rate_bits_per_second, uint64_t burst_bytes, uint64_t tsc_hz,
                  uint64_t now_tsc) {
     constexpr uint64_t kMaxBurstBytes = 1ULL << 30;
@@ -21,9 +21,13 @@ class TokenBucket {
     capacity_scaled_ = static_cast<int64_t>(burst_bytes * tsc_hz);
     tokens_scaled_ = capacity_scaled_;
     last_tsc_ = now_tsc;
-    // Beyond this many cycles the bucket is full anyway; clamping keeps products small.
+    // Beyond this many cycles the bucket is full anyway, even from the debt of the largest
+    // frame (see CanSend); clamping keeps products small.
+    constexpr uint64_t kLargestFrameDebtBytes = 256 * 1024 + 24;
     max_elapsed_cycles_ =
-        rate_bytes_per_second_ == 0 ? 0 : burst_bytes * tsc_hz / rate_bytes_per_second_ + 1;
+        rate_bytes_per_second_ == 0
+            ? 0
+            : (burst_bytes + kLargestFrameDebtBytes) * tsc_hz / rate_bytes_per_second_ + 1;
   }
 
   bool unlimited() const { return rate_bytes_per_second_ == 0; }
@@ -37,9 +41,13 @@ class TokenBucket {
     if (tokens_scaled_ > capacity_scaled_) tokens_scaled_ = capacity_scaled_;
   }
 
+  // A frame larger than the whole burst (a GSO/BIG TCP frame of up to 256 KiB) goes once
+  // the bucket is full and leaves it in debt, so it keeps the rate instead of blocking
+  // its queue for ever.
   bool CanSend(uint32_t bytes) const {
     return unlimited() ||
-           tokens_scaled_ >= static_cast<int64_t>(bytes) * static_cast<int64_t>(tsc_hz_);
+           tokens_scaled_ >= static_cast<int64_t>(bytes) * static_cast<int64_t>(tsc_hz_) ||
+           tokens_scaled_ >= capacity_scaled_;
   }
 
   void Consume(uint32_t bytes) {
@@ -47,7 +55,7 @@ class TokenBucket {
   }
 
   uint64_t tokens_bytes() const {
-    return unlimited() || tsc_hz_ == 0
+    return unlimited() || tsc_hz_ == 0 || tokens_scaled_ <= 0  // in debt after a big frame
                ? 0
                : static_cast<uint64_t>(tokens_scaled_ / static_cast<int64_t>(tsc_hz_));
   }

@@ -14,7 +14,7 @@
   X(ipv6_ext_headers, "IPv6 extension header chain too long or truncated") \
   X(inner_malformed, "overlay packet whose inner frame cannot be parsed")  \
   X(inner_not_ip, "overlay packet whose inner frame is not IP")            \
-  X(headers_not_contiguous, "headers span more than the first mbuf segment")
+  X(headers_not_contiguous, "multi-segment frame whose headers reach past the bytes gathered")
 
 namespace dg {
 

@@ -49,4 +49,30 @@ rte_mbuf* MakeMbuf(const std::vector<uint8_t>& bytes) {
 
 rte_mbuf* MakeMbuf(uint32_t length) { return MakeMbuf(std::vector<uint8_t>(length)); }
 
+rte_mbuf* MakeChainedMbuf(const std::vector<uint8_t>& bytes, const std::vector<uint32_t>& cuts) {
+  std::vector<uint32_t> starts = {0};
+  starts.insert(starts.end(), cuts.begin(), cuts.end());
+  starts.push_back(static_cast<uint32_t>(bytes.size()));
+  rte_mbuf* head = nullptr;
+  for (size_t i = 0; i + 1 < starts.size(); ++i) {
+    const auto first = bytes.begin() + starts[i];
+    rte_mbuf* segment = MakeMbuf(std::vector<uint8_t>(first, bytes.begin() + starts[i + 1]));
+    if (segment == nullptr || (head != nullptr && rte_pktmbuf_chain(head, segment) != 0)) {
+      rte_pktmbuf_free(segment);
+      rte_pktmbuf_free(head);
+      return nullptr;
+    }
+    if (head == nullptr) head = segment;
+  }
+  return head;
+}
+
+std::vector<uint8_t> FrameBytes(const rte_mbuf* mbuf) {
+  std::vector<uint8_t> bytes(rte_pktmbuf_pkt_len(mbuf));
+  const auto* data =
+      static_cast<const uint8_t*>(rte_pktmbuf_read(mbuf, 0, bytes.size(), bytes.data()));
+  if (data != bytes.data()) std::memcpy(bytes.data(), data, bytes.size());
+  return bytes;
+}
+
 }  // namespace dg::testing

@@ -16,4 +16,11 @@ rte_mempool* TestMempool();
 rte_mbuf* MakeMbuf(const std::vector<uint8_t>& bytes);
 rte_mbuf* MakeMbuf(uint32_t length);
 
+// A multi-segment mbuf holding `bytes`, split at `cuts` (increasing offsets), as scatter
+// receive or a chaining PMD delivers a frame.
+rte_mbuf* MakeChainedMbuf(const std::vector<uint8_t>& bytes, const std::vector<uint32_t>& cuts);
+
+// Every byte of the frame, across its segments.
+std::vector<uint8_t> FrameBytes(const rte_mbuf* mbuf);
+
 }  // namespace dg::testing

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "control/pods.h"
@@ -183,6 +184,43 @@ const ParserCase kCases[] = {
      [](std::vector<uint8_t>& f) { f[14] = 0x45; }, UnclassifiedReason::bad_ip_version, ""},
     {"ethernet_padding_after_ipv4_is_fine", Spec([](FrameSpec& s) { s.payload_bytes = 0; }),
      [](std::vector<uint8_t>& f) { f.resize(60, 0); }, UnclassifiedReason::kNone, "10.0.0.1"},
+    // BIG TCP / GSO beyond 64 KiB: total length 0, the frame bounds the datagram.
+    {"ipv4_total_length_zero_is_big_tcp", Spec([](FrameSpec& s) { s.udp = false; }),
+     [](std::vector<uint8_t>& f) {
+       f[16] = 0;
+       f[17] = 0;
+     },
+     UnclassifiedReason::kNone, "10.0.0.1"},
+    {"ipv4_total_length_zero_udp_cut_before_its_header",
+     {},
+     [](std::vector<uint8_t>& f) {
+       f[16] = 0;
+       f[17] = 0;
+       f.resize(14 + 20 + 4);
+     },
+     UnclassifiedReason::truncated,
+     ""},
+    // RFC 2675 jumbogram: payload length 0 and a hop-by-hop jumbo payload option.
+    {"ipv6_jumbogram_with_jumbo_payload_option", Spec([](FrameSpec& s) {
+       s.ip_version = 6;
+       s.source = "fd00::7";
+       s.destination = "fd00::2";
+       s.ipv6_hop_by_hop = true;
+       s.udp = false;
+     }),
+     [](std::vector<uint8_t>& f) {
+       const uint32_t jumbo_length = static_cast<uint32_t>(f.size()) - 14 - 40;
+       f[18] = 0;
+       f[19] = 0;
+       const uint8_t option[] = {0xC2,
+                                 4,
+                                 static_cast<uint8_t>(jumbo_length >> 24),
+                                 static_cast<uint8_t>(jumbo_length >> 16),
+                                 static_cast<uint8_t>(jumbo_length >> 8),
+                                 static_cast<uint8_t>(jumbo_length)};
+       std::copy(std::begin(option), std::end(option), f.begin() + 14 + 40 + 2);
+     },
+     UnclassifiedReason::kNone, "fd00::7"},
 };
 
 class ParserCaseTest : public ::testing::TestWithParam<ParserCase> {};

@@ -15,7 +15,28 @@ TEST(TokenBucketTest, StartsFull) {
 
   EXPECT_EQ(bucket.tokens_bytes(), 5000u);
   EXPECT_TRUE(bucket.CanSend(5000));
+}
+
+TEST(TokenBucketTest, FrameBiggerThanTheBurstWaitsForAFullBucket) {
+  TokenBucket bucket;
+  bucket.Configure(kEightMbit, 5000, kTscHz, kStartTsc);
+  bucket.Consume(1);
+
   EXPECT_FALSE(bucket.CanSend(5001));
+  bucket.Refill(kStartTsc + 1 * kMicrosecond);
+  EXPECT_TRUE(bucket.CanSend(65536));
+}
+
+TEST(TokenBucketTest, FrameBiggerThanTheBurstLeavesDebtRepaidAtTheRate) {
+  TokenBucket bucket;
+  bucket.Configure(kEightMbit, 5000, kTscHz, kStartTsc);
+  bucket.Consume(20000);  // 15,000 bytes in debt
+
+  EXPECT_EQ(bucket.tokens_bytes(), 0u);
+  bucket.Refill(kStartTsc + 15000 * kMicrosecond);
+  EXPECT_FALSE(bucket.CanSend(1));
+  bucket.Refill(kStartTsc + 15001 * kMicrosecond);
+  EXPECT_TRUE(bucket.CanSend(1));
 }
 
 TEST(TokenBucketTest, RefillIsCappedAtTheBurst) {
