@@ -23,9 +23,10 @@ constexpr const char* kUsage = R"(usage:
       Validate the config and the policy files it names; exit 0 if good, 1 if not.
   dscp-gateway replay --priorities CONFIGMAP.yaml --pods PODS.json --in IN.pcap --out OUT.pcap
                       [--json] [--burst N] [--queue-depth N] [--vxlan-port P]... [--geneve-port P]...
-      Run the same datapath over a capture (DPDK pcap PMD, no hugepages needed). Every
-      frame is written out (backpressure, never tail drop); prints counts per class,
-      namespace and unclassified reason (--json: as one JSON object).
+      Run the same datapath over a capture (pcap or pcapng, Ethernet; no hugepages
+      needed). Every frame is written out with its captured bytes, wire length and
+      timestamp (backpressure, never tail drop; records up to 256 KiB); prints counts per
+      class, namespace and unclassified reason (--json: as one JSON object).
   dscp-gateway node attach|detach|status ...   (dscp-gateway node --help)
   dscp-gateway --help | --version
 

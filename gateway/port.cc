@@ -22,6 +22,10 @@ EnvResult<StartedPort> StartPort(const std::string& device_name, const std::stri
   if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0)
     return fail("rte_eth_dev_info_get", rc);
   rte_eth_conf port_conf{};
+  // A frame bigger than one mbuf (jumbo on a 9000-byte MTU, GSO) arrives and leaves as a
+  // segment chain where the device can: the pipeline parses and marks across segments.
+  port_conf.rxmode.offloads = info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER;
+  port_conf.txmode.offloads = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
   if (int rc = rte_eth_dev_configure(port_id, 1, 1, &port_conf); rc != 0) {
     return fail("rte_eth_dev_configure", rc);
   }

@@ -31,7 +31,7 @@ class StartedPort {
   ~StartedPort() { Stop(); }
 
   uint16_t id() const { return *id_; }
-  // Stops and closes now (the pcap PMD flushes its output file here).
+  // Stops and closes now.
   void Stop();
 
  private:

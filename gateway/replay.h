@@ -1,4 +1,5 @@
-// `dscp-gateway replay`: the live datapath over a capture, through DPDK's pcap PMD.
+// `dscp-gateway replay`: the live datapath over a capture (gateway/capture_file.h), through
+// DPDK's ring PMD.
 #pragma once
 
 #include <cstdint>
