@@ -4,8 +4,10 @@
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace dg {
@@ -70,6 +72,8 @@ Result<std::unique_ptr<CaptureReader>> CaptureReader::Open(const std::string& pa
     return ConfigError{
         path, "", std::string("cannot register the mbuf record field: ") + rte_strerror(rte_errno)};
   }
+  // libpcap's own message for this case repeats the path.
+  if (access(path.c_str(), R_OK) != 0) return ConfigError{path, "", std::strerror(errno)};
   char error[PCAP_ERRBUF_SIZE] = "";
   pcap_t* handle =
       pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, error);
