@@ -214,6 +214,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--aqm", choices=["on", "off"], default="on",
                     help="gateway CoDel per class (off: tail drop only, the policy's aqm: {codel: false}) "
                          "(default %(default)s)")
+    ap.add_argument("--aqm-settings", default=None, metavar="KEYS",
+                    help="with --aqm on: the classes' aqm keys, e.g. 'target: 250us, interval: 10ms'")
     ap.add_argument("--pod-ecn", action="store_true",
                     help="TCP in the pods asks for ECN (net.ipv4.tcp_ecn=1 in pod-hi); default 0")
     ap.add_argument("--prefix", default=None, help="namespace name prefix (default dg<pid%%10000>-)")

@@ -17,7 +17,7 @@ defaultClass: besteffort
 """
 
 
-def without_aqm(policy: str) -> str:
-    """The same policy with CoDel off in every class (`aqm: {codel: false}`): the
-    tail-drop-only queues the gateway had before, for before/after comparisons."""
-    return re.sub(r"(dscp: \d+)\}", r"\1, aqm: {codel: false}}", policy)
+def with_aqm(policy: str, settings: str) -> str:
+    """The same policy with `aqm: {<settings>}` in every class, e.g. "codel: false" (the
+    tail-drop-only queues the gateway had before) or "target: 250us, interval: 10ms"."""
+    return re.sub(r"(dscp: \d+)\}", r"\1, aqm: {" + settings + "}}", policy)

@@ -95,7 +95,7 @@ from .common import Failure, tail
 from .harness import NetnsHarness
 from .host import free_prefix, remove_dpdk_leftovers
 from .node_plumbing import KERNEL_LEG, BpfMountHolder
-from .policies import FIFO_POLICY, PRIORITY_POLICY, without_aqm
+from .policies import FIFO_POLICY, PRIORITY_POLICY, with_aqm
 
 POD_HI_IP, POD_HI_GW = "10.201.1.2", "10.201.1.1"
 POD_LO_IP, POD_LO_GW = "10.201.2.2", "10.201.2.1"
@@ -229,7 +229,11 @@ class VirtualNode(NetnsHarness):
             f.write("apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
                     "  name: dscp-gateway-priorities\n  namespace: dscp-gateway\n"
                     "data:\n  priorities.yaml: |\n")
-            policy = MODES[mode] if getattr(self.args, "aqm", True) else without_aqm(MODES[mode])
+            policy = MODES[mode]
+            if not getattr(self.args, "aqm", True):
+                policy = with_aqm(policy, "codel: false")
+            elif getattr(self.args, "aqm_settings", None):
+                policy = with_aqm(policy, self.args.aqm_settings)
             for line in policy.splitlines():
                 f.write(f"    {line}\n")
         pods = self.path("pods.json")
