@@ -74,6 +74,16 @@ def parse_class_counter(text: str, classes: list[str], key: str) -> dict:
     return found
 
 
+def class_sojourn_mean_ms(text: str, class_name: str) -> float | None:
+    """Mean time packets of one class waited in the gateway's queue, from its final class
+    line (queue_sojourn_seconds_sum / _count, over the process's whole life)."""
+    m = re.search(r"^\s*class\s+" + re.escape(class_name) + r"\s.*?\bqueue_sojourn_seconds_count=(\d+)"
+                  r"\s+queue_sojourn_seconds_sum=([\d.]+)", text, re.M)
+    if not m or int(m.group(1)) == 0:
+        return None
+    return 1000 * float(m.group(2)) / int(m.group(1))
+
+
 def _walk_json_drops(node, classes, found) -> None:
     if isinstance(node, dict):
         name = node.get("name") or node.get("class")
