@@ -16,6 +16,7 @@
 
 #include "control/policy.h"
 #include "control/rest_server.h"
+#include "control/units.h"
 #include "control/yaml_helpers.h"
 
 namespace dg {
@@ -125,26 +126,12 @@ class GatewayConfigParser {
     return value;
   }
 
-  // Plain bytes, or binary KiB/MiB multiples ("16KiB" is 16384); decimal "KB" is rejected
-  // rather than guessed at.
   Result<uint32_t> ByteSize(const YAML::Node& node, const std::string& path) const {
-    const std::string usage = "; expected bytes such as 16384, 16KiB or 1MiB";
-    if (!node.IsScalar()) return Error(path, "expected a size" + usage);
-    std::string_view text = node.Scalar();
-    uint64_t multiplier = 1;
-    if (text.ends_with("KiB")) {
-      multiplier = 1024;
-    } else if (text.ends_with("MiB")) {
-      multiplier = 1024 * 1024;
-    }
-    if (multiplier != 1) text.remove_suffix(3);
-    if (text.empty() || text.size() > 10 ||
-        text.find_first_not_of("0123456789") != std::string_view::npos) {
-      return Error(path, Quoted(node.Scalar()) + " is not a size" + usage);
-    }
-    const uint64_t bytes = std::stoull(std::string(text)) * multiplier;
-    if (bytes > UINT32_MAX) return Error(path, Quoted(node.Scalar()) + " is larger than 4GiB");
-    return static_cast<uint32_t>(bytes);
+    if (!node.IsScalar())
+      return Error(path, "expected a size; expected bytes such as 16384, 16KiB or 1MiB");
+    auto bytes = ParseByteSize(node.Scalar(), "", path);
+    if (!bytes) return Error(path, bytes.error().reason);
+    return bytes;
   }
 
   SectionError ParseEal(const YAML::Node& root, GatewayConfig& config) const {

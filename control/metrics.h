@@ -82,7 +82,11 @@
   X(bytes, kCounter, "dscp_gateway_class_bytes_total", "bytes",                               \
     "Bytes sent on the uplink from this class's queue.")                                      \
   X(drops, kCounter, "dscp_gateway_class_drops_total", "drops",                               \
-    "Packets tail-dropped because the class queue was full.")                                 \
+    "Packets tail-dropped because the class queue was full (packets or bytes).")              \
+  X(aqm_drops, kCounter, "dscp_gateway_class_aqm_drops_total", "aqm_drops",                   \
+    "Packets CoDel dropped at the head of the class queue (they waited too long).")           \
+  X(ecn_marks, kCounter, "dscp_gateway_class_ecn_marks_total", "ecn_marks",                   \
+    "ECN-capable packets CoDel marked Congestion Experienced instead of dropping them.")      \
   X(depth, kGauge, "dscp_gateway_class_queue_depth_packets", "queue_depth",                   \
     "Packets waiting in the class queue now.")                                                \
   X(peak_depth, kGauge, "dscp_gateway_class_queue_peak_depth_packets", "queue_peak_depth",    \

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "control/units.h"
 #include "control/yaml_helpers.h"
 
 namespace dg {
@@ -123,11 +124,66 @@ Result<uint8_t> ParseDscp(const YAML::Node& class_node, const std::string& class
   return static_cast<uint8_t>(value);
 }
 
+Result<bool> ParseBoolean(const YAML::Node& node, const std::string& path,
+                          const ErrorReporter& error) {
+  if (node.IsScalar() && node.Scalar() == "true") return true;
+  if (node.IsScalar() && node.Scalar() == "false") return false;
+  return error(path, "expected true or false");
+}
+
+// `aqm: {codel, target, interval, ecn}` and `queueLimit` of one class (control/queue_settings.h);
+// absent keys keep their defaults.
+std::optional<ConfigError> ParseClassQueueSettings(const YAML::Node& class_node,
+                                                   const std::string& class_path,
+                                                   const ErrorReporter& error,
+                                                   ClassQueueSettings& settings) {
+  const YAML::Node limit = class_node["queueLimit"];
+  if (IsPresent(limit)) {
+    const std::string path = ChildPath(class_path, "queueLimit");
+    auto text = ScalarString(limit, path, error);
+    if (!text) return text.error();
+    auto bytes = ParseByteSize(*text, "", path);
+    if (!bytes) return error(path, bytes.error().reason);
+    if (*bytes == 0) return error(path, "must be at least one byte");
+    settings.limit_bytes = *bytes;
+  }
+  const YAML::Node aqm = class_node["aqm"];
+  if (!IsPresent(aqm)) return std::nullopt;
+  const std::string aqm_path = ChildPath(class_path, "aqm");
+  if (!aqm.IsMap()) return error(aqm_path, "expected a mapping with codel, target, interval, ecn");
+  if (auto key_error =
+          CheckMappingKeys(aqm, aqm_path, {"codel", "target", "interval", "ecn"}, error)) {
+    return key_error;
+  }
+  for (auto [key, flag] : {std::pair{"codel", &settings.codel}, std::pair{"ecn", &settings.ecn}}) {
+    if (!IsPresent(aqm[key])) continue;
+    auto value = ParseBoolean(aqm[key], ChildPath(aqm_path, key), error);
+    if (!value) return value.error();
+    *flag = *value;
+  }
+  for (auto [key, duration] : {std::pair{"target", &settings.codel_target_ns},
+                               std::pair{"interval", &settings.codel_interval_ns}}) {
+    if (!IsPresent(aqm[key])) continue;
+    const std::string path = ChildPath(aqm_path, key);
+    auto text = ScalarString(aqm[key], path, error);
+    if (!text) return text.error();
+    auto nanoseconds = ParseDurationNs(*text, "", path);
+    if (!nanoseconds) return error(path, nanoseconds.error().reason);
+    if (*nanoseconds == 0) return error(path, "must be longer than 0");
+    *duration = *nanoseconds;
+  }
+  if (settings.codel_target_ns >= settings.codel_interval_ns) {
+    return error(ChildPath(aqm_path, "target"),
+                 "must be shorter than interval (RFC 8289 suggests 5-10% of it)");
+  }
+  return std::nullopt;
+}
+
 Result<TrafficClass> ParseClass(const YAML::Node& class_node, const std::string& class_path,
                                 const ErrorReporter& error) {
   if (!class_node.IsMap()) return error(class_path, "expected a mapping with name and dscp");
-  if (auto key_error =
-          CheckMappingKeys(class_node, class_path, {"name", "dscp", "maxRate"}, error)) {
+  if (auto key_error = CheckMappingKeys(class_node, class_path,
+                                        {"name", "dscp", "maxRate", "aqm", "queueLimit"}, error)) {
     return *key_error;
   }
 
@@ -154,6 +210,10 @@ Result<TrafficClass> ParseClass(const YAML::Node& class_node, const std::string&
     auto rate = ParseRateBps(*rate_text, "", rate_path);
     if (!rate) return error(rate_path, rate.error().reason);
     traffic_class.max_rate_bps = *rate;
+  }
+  if (auto queue_error =
+          ParseClassQueueSettings(class_node, class_path, error, traffic_class.queue)) {
+    return *queue_error;
   }
   return traffic_class;
 }

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "control/queue_settings.h"
 #include "control/result.h"
 #include "dscp_gateway_abi.h"
 
@@ -17,6 +18,7 @@ struct TrafficClass {
   std::string name;
   uint8_t dscp = 0;
   uint64_t max_rate_bps = 0;  // 0: no ceiling
+  ClassQueueSettings queue;   // `aqm` and `queueLimit`
 };
 
 struct PriorityPolicy {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "control/queue_settings.h"
 #include "dscp_gateway_abi.h"
 
 namespace dg {
@@ -17,6 +18,7 @@ struct alignas(64) PolicySnapshot {
   uint32_t default_class = 0;
   uint8_t class_dscp[DG_MAX_CLASSES] = {};
   uint64_t class_ceiling_bps[DG_MAX_CLASSES] = {};
+  ClassQueueSettings class_queue[DG_MAX_CLASSES] = {};
   uint8_t class_of_namespace[DG_MAX_NAMESPACES] = {};
 };
 

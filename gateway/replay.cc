@@ -123,6 +123,7 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
     SchedulerConfig scheduler_config;
     scheduler_config.queue_depth = std::max<uint32_t>(options.queue_depth, options.burst_size);
     scheduler_config.tsc_hz = rte_get_tsc_hz();
+    scheduler_config.lossless = true;
     StrictPriorityScheduler scheduler(scheduler_config, (*datapath)->counters.get(), rte_rdtsc());
     WorkerOptions worker_options;
     worker_options.kernel_port = port->id();

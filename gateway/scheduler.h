@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <memory>
 
+#include "control/queue_settings.h"
 #include "dscp_gateway_abi.h"
+#include "gateway/codel.h"
 #include "gateway/counters.h"
 #include "gateway/token_bucket.h"
 
@@ -22,6 +24,8 @@ struct SchedulerConfig {
   uint64_t port_burst_bytes = 0;  // 0: derived (see DerivedBurstBytes)
   uint32_t framing_overhead_bytes = 24;
   uint64_t tsc_hz = 0;
+  // replay: never drop (it applies backpressure instead), so no CoDel and no byte limit.
+  bool lossless = false;
 };
 
 // Bytes a frame occupies on the wire: at least the 60-byte minimum frame (without FCS,
@@ -54,11 +58,12 @@ class StrictPriorityScheduler {
                         const uint32_t* namespace_ids, uint16_t count, uint64_t now_tsc);
 
   // Strict priority: a class is served only while every class above it is empty or held
-  // back by its ceiling. Stops when the port shaper runs out of tokens. Returns count.
+  // back by its ceiling. Stops when the port shaper runs out of tokens. The head packet of
+  // the chosen class then passes CoDel, which may drop it or mark it CE. Returns count.
   uint16_t DequeueBurst(rte_mbuf** packets, uint16_t max_count, uint64_t now_tsc);
 
-  // Applies the per-class ceilings of a new policy generation (worker calls this when
-  // it notices the generation change; cheap no-op otherwise).
+  // Applies the per-class ceilings and queue settings of a new policy generation (worker calls this
+  // when it notices the generation change; cheap no-op otherwise).
   void ApplyPolicy(const PolicySnapshot& snapshot, uint64_t now_tsc);
 
   // Frees every queued packet (shutdown past its drain deadline). Returns how many.
@@ -69,6 +74,7 @@ class StrictPriorityScheduler {
   }
   uint32_t TotalDepth() const;
   uint32_t FreeSlots(uint32_t class_id) const { return capacity_ - Depth(class_id); }
+  uint64_t QueuedBytes(uint32_t class_id) const { return queues_[class_id].wire_bytes; }
   uint32_t capacity() const { return capacity_; }
   const TokenBucket& port_shaper() const { return port_shaper_; }
 
@@ -77,7 +83,20 @@ class StrictPriorityScheduler {
     std::unique_ptr<QueuedPacket[]> slots;
     uint32_t head = 0;  // free-running; index = head & mask
     uint32_t tail = 0;
+    uint64_t wire_bytes = 0;  // what the byte limit and CoDel's one-frame floor look at
   };
+
+  // A class's queue settings as the worker uses them: times in TSC cycles.
+  struct QueueManagement {
+    bool codel = false;
+    bool ecn = false;
+    uint64_t limit_bytes = UINT64_MAX;
+    CodelParams codel_params;
+  };
+
+  void ApplyQueueSettings(uint32_t class_id, const ClassQueueSettings& settings);
+  // Frees the frames CoDel dropped so far in this dequeue; returns 0 for the new count.
+  static uint16_t FreeDropped(rte_mbuf** dropped, uint16_t count);
 
   SchedulerConfig config_;
   WorkerCounters* counters_;
@@ -89,6 +108,8 @@ class StrictPriorityScheduler {
   uint64_t applied_generation_ = 0;
   uint64_t applied_ceiling_bps_[DG_MAX_CLASSES] = {};  // as requested, before byte rounding
   uint64_t sojourn_bounds_cycles_[kSojournBucketCount];
+  QueueManagement management_[DG_MAX_CLASSES];
+  CodelQueueState codel_[DG_MAX_CLASSES];
 };
 
 }  // namespace dg

@@ -95,6 +95,10 @@ def machine_description(build_dir: str) -> dict:
 
 
 
+def _difference(value, baseline):
+    return None if value is None or baseline is None else value - baseline
+
+
 # ------------------------------------------------------------------ harness
 class Harness(NetnsSections):
     def __init__(self, args):
@@ -437,8 +441,19 @@ def evaluate_targets(results: dict) -> list[dict]:
          get(["congestion", "priority", "high_wire_share_of_shaper"]), lambda v: v >= 0.95),
         ("congestion: FIFO high / R (wire bytes)", "<= 0.20",
          get(["congestion", "fifo", "high_wire_share_of_shaper"]), lambda v: v <= 0.2),
-        ("congestion: priority high RTT p99 (ms)", "<= 2",
-         get(["congestion", "priority", "rtt_p99_ms"]), lambda v: v <= 2.0),
+        ("congestion: priority high RTT p99 (ms), CoDel, pods without ECN", "<= 1",
+         get(["congestion", "priority", "rtt_p99_ms"]), lambda v: v <= 1.0),
+        ("congestion: priority high RTT p99 (ms), CoDel, pods with ECN", "<= 1",
+         get(["congestion", "priority_ecn", "rtt_p99_ms"]), lambda v: v <= 1.0),
+        ("congestion: the same, high / R (wire bytes)", ">= 0.99",
+         get(["congestion", "priority_ecn", "high_wire_share_of_shaper"]), lambda v: v >= 0.99),
+        ("congestion: the same, retransmits over tail drop's (pods with ECN)", "<= 0 more",
+         _difference(get(["congestion", "priority_ecn", "high_retransmits"]),
+                     get(["congestion", "priority_no_aqm_ecn", "high_retransmits"])), lambda v: v <= 0),
+        ("congestion at 1 Gbit/s: priority high RTT p99 (ms), CoDel, pods with ECN", "<= 0.5",
+         get(["congestion", "priority_1g_ecn", "rtt_p99_ms"]), lambda v: v <= 0.5),
+        ("congestion at 1 Gbit/s: the same, high / R (wire bytes)", ">= 0.99",
+         get(["congestion", "priority_1g_ecn", "high_wire_share_of_shaper"]), lambda v: v >= 0.99),
         ("update: visibility p99 (us)", "<= 10000", get(["update", "p99_us"]), lambda v: v <= 10_000),
     ]
     return [{"name": n, "target": t, "value": v, "met": None if v is None else bool(check(v))}
@@ -454,6 +469,8 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3 quick, 5 full)")
     ap.add_argument("--forwarder-rt", type=int, default=0, metavar="PRIO",
                     help="run the netns forwarders SCHED_FIFO (see perf/virtual_node.py); default off")
+    ap.add_argument("--netns-prefix", default=None,
+                    help="name prefix of the namespaces afxdp and congestion create (default dg<pid>-)")
     args = ap.parse_args(argv)
     sections = SECTIONS if not args.only else [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in sections if s not in SECTIONS]

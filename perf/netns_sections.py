@@ -22,6 +22,21 @@ SHAPER_MBIT = 200
 # 1448 payload bytes per 1514-byte frame + 24 bytes of framing = 1538 on the wire.
 TCP_WIRE_PER_GOODPUT = 1538 / 1448
 DIAGNOSTIC_SHAPER_BURST = "512KiB"  # ~21 ms at 200 Mbit/s instead of the derived 1 ms
+HIGH_SHAPER_MBIT = 1000  # the AQM target's second rate, if the virtual node can carry it
+# The priority mode's AQM variants: (result key, shaper Mbit/s, CoDel on, TCP asks for ECN).
+# "priority" is the gateway's default (CoDel on); the pods' TCP does not ask for ECN unless
+# told to (net.ipv4.tcp_ecn=1), so both are measured, and the tail-drop queues of before.
+AQM_VARIANTS = [
+    ("priority", SHAPER_MBIT, True, False),
+    ("priority_ecn", SHAPER_MBIT, True, True),
+    ("priority_no_aqm", SHAPER_MBIT, False, False),
+    ("priority_no_aqm_ecn", SHAPER_MBIT, False, True),
+]
+HIGH_RATE_VARIANTS = [
+    ("priority_1g", HIGH_SHAPER_MBIT, True, False),
+    ("priority_1g_ecn", HIGH_SHAPER_MBIT, True, True),
+    ("priority_1g_no_aqm", HIGH_SHAPER_MBIT, False, False),
+]
 
 
 class NetnsSections:
@@ -29,10 +44,11 @@ class NetnsSections:
 
     def node_args(self) -> argparse.Namespace:
         return argparse.Namespace(
-            prefix=None, keep=False, lcores="0-1", forwarder="gateway",
+            prefix=self.args.netns_prefix, keep=False, lcores="0-1", forwarder="gateway",
             gateway_binary=self.binary("gateway", "dscp-gateway"), shaper_mbit=0, forwarder_rt=self.args.forwarder_rt,
             traffic_cpus=None, duration=self.profile["afxdp_duration"], no_flood=True, flood_mbit=2 * SHAPER_MBIT,
             repeat=1, rtt_probe_hz=0, mode_list=["priority", "kernel"], json_out=None, shaper_burst=None,
+            aqm=True, pod_ecn=False,
             # The gateway sets up 1024 rx/tx descriptors per port; testpmd would take the PMD's
             # default (2048 for af_xdp), i.e. rings twice as deep: match them.
             testpmd_extra="--rxd=1024 --txd=1024 --burst=32")
@@ -148,38 +164,46 @@ class NetnsSections:
         return out
 
     def section_congestion(self) -> None:
-        modes = ["priority", "fifo", KERNEL_MODE]
+        variants = AQM_VARIANTS + ([] if self.args.quick else HIGH_RATE_VARIANTS)
+        modes = [v[0] for v in variants] + ["fifo", KERNEL_MODE]
         report: dict = {}
+
+        def run_variant(node, key: str, mode: str, shaper_mbit: int, aqm: bool, pod_ecn: bool) -> None:
+            a = node.args
+            a.shaper_mbit, a.flood_mbit, a.aqm, a.pod_ecn = shaper_mbit, 2 * shaper_mbit, aqm, pod_ecn
+            report[key] = r = experiment.run_mode(node, mode)
+            log(f"congestion {key}: high {(r.get('high_bps') or 0) / 1e6:.1f} Mbit/s, "
+                f"rtt p50/p99 {r.get('rtt_p50_ms')}/{r.get('rtt_p99_ms')} ms, retransmits "
+                f"{r.get('high_retransmits')}, drops {r.get('drops')}, codel {r.get('aqm_drops')}, "
+                f"ce {r.get('ecn_marks')}")
 
         def body(node):
             a = node.args
             a.forwarder = "gateway"
-            a.shaper_mbit = SHAPER_MBIT
-            a.flood_mbit = 2 * SHAPER_MBIT
             a.no_flood = False
             a.duration = self.profile["congestion_duration"]
             a.repeat = self.reps
             a.rtt_probe_hz = self.profile["probe_hz"]
             report.update({"forwarder": "gateway", "shaper_bps": SHAPER_MBIT * 1_000_000, "shaped": True,
-                           "duration_s": a.duration, "flood_bps": a.flood_mbit * 1_000_000, "modes": modes,
-                           "repeat": self.reps, "rtt_probe_hz": a.rtt_probe_hz})
-            for mode in modes:
-                report[mode] = experiment.run_mode(node, mode)
-                r = report[mode]
-                log(f"congestion {mode}: high {(r.get('high_bps') or 0) / 1e6:.1f} Mbit/s, "
-                    f"rtt p99 {r.get('rtt_p99_ms')} ms, drops {r.get('drops')}")
+                           "duration_s": a.duration, "flood_bps": 2 * SHAPER_MBIT * 1_000_000, "modes": modes,
+                           "repeat": self.reps, "rtt_probe_hz": a.rtt_probe_hz,
+                           "loadavg_start_1_5_15": list(os.getloadavg()), "cpus": os.cpu_count()})
+            for key, shaper_mbit, aqm, pod_ecn in variants:
+                run_variant(node, key, "priority", shaper_mbit, aqm, pod_ecn)
+            for mode in ("fifo", KERNEL_MODE):
+                run_variant(node, mode, mode, SHAPER_MBIT, True, False)
             if not self.args.quick:
                 # Diagnostic, not a target: the same priority run with a deeper shaper bucket,
                 # to tell lost shaper credit while the polling lcore is preempted from the
                 # gateway being too slow (docs/performance.md).
                 a.shaper_burst = DIAGNOSTIC_SHAPER_BURST
                 try:
-                    r = experiment.run_mode(node, "priority")
+                    run_variant(node, "diagnostic", "priority", SHAPER_MBIT, True, False)
+                    r = report.pop("diagnostic")
                 finally:
                     a.shaper_burst = None
                 report["diagnostics"] = {f"priority_shaper_burst_{DIAGNOSTIC_SHAPER_BURST}": r}
-                log(f"congestion priority, burst {DIAGNOSTIC_SHAPER_BURST}: high "
-                    f"{(r.get('high_bps') or 0) / 1e6:.1f} Mbit/s")
+            report["loadavg_end_1_5_15"] = list(os.getloadavg())
 
         self.with_node(body)
         with open(self.path("congestion.txt"), "w") as f:
@@ -187,8 +211,9 @@ class NetnsSections:
         log("\n" + format_table(report))
         c = report
         for r in [c[m] for m in modes] + list(c.get("diagnostics", {}).values()):
-            r["high_share_of_shaper"] = ratio(r.get("high_bps"), c["shaper_bps"])
-            r["high_wire_share_of_shaper"] = ratio((r.get("high_bps") or 0) * TCP_WIRE_PER_GOODPUT, c["shaper_bps"])
+            shaper = r.get("shaper_bps") or c["shaper_bps"]
+            r["high_share_of_shaper"] = ratio(r.get("high_bps"), shaper)
+            r["high_wire_share_of_shaper"] = ratio((r.get("high_bps") or 0) * TCP_WIRE_PER_GOODPUT, shaper)
         c["ratio_priority_to_kernel"] = ratio(c["priority"].get("high_bps"), c["kernel"].get("high_bps"))
         self.results["congestion"] = c
 

@@ -8,6 +8,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netns.results import class_sojourn_mean_ms  # noqa: E402
+
 
 def _fmt(v, digits=2, scale=1.0, suffix=""):
     if v is None:
@@ -109,7 +112,8 @@ def plots(out: str, r: dict) -> list[tuple[str, str]]:
 
     c = r.get("congestion")
     if c and c.get("modes"):
-        modes = [m for m in c["modes"] if m in c]
+        # The AQM/ECN variants have their own table in summary.md; the plot keeps one per kind.
+        modes = [m for m in c["modes"] if m in c and m in ("priority", "priority_no_aqm", "fifo", "kernel")]
         fig, axes = plt.subplots(1, len(modes), figsize=(4 * len(modes), 3.4), sharey=True)
         if len(modes) == 1:
             axes = [axes]
@@ -287,6 +291,7 @@ def summary(out: str, r: dict, written: list[tuple[str, str]]) -> str:
                          f"{_fmt(x.get('high_retransmits'), 0)} | {_fmt(x.get('low_bps'), 1, 1e-6)} | "
                          f"{_fmt(x.get('rtt_p50_ms'))} | {_fmt(x.get('rtt_p99_ms'))} | {_fmt(x.get('rtt_loss_pct'), 1)} | "
                          f"{_fmt(x.get('forwarder_worker_cpu_share'), 0, 100, '%') if 'forwarder_worker_cpu_share' in x else 'no poller'} | {drops} |")
+        lines += aqm_summary(c)
         lines += ["", f"Gateway with priorities vs the kernel peer (high-priority goodput): "
                   f"{_fmt(c.get('ratio_priority_to_kernel'))}. Wire % = goodput x 1538/1448 (TCP payload per "
                   "frame vs the bytes the shaper charges): goodput alone tops out at 94% of R.", ""]
@@ -315,6 +320,37 @@ def summary(out: str, r: dict, written: list[tuple[str, str]]) -> str:
     lines += ["Raw numbers, every repetition and the logs: `results.json` and the files beside it. "
               "How to read and reproduce: docs/performance.md.", ""]
     return "\n".join(lines)
+
+
+def aqm_summary(c: dict) -> list[str]:
+    """CoDel on vs off (tail drop), pods' TCP with and without ECN, per shaper rate: the
+    high-priority flow's RTT, share of R on the wire and retransmits, from the same run."""
+    keys = [k for k in c.get("modes", []) if k.startswith("priority") and k in c]
+    if len(keys) < 2:
+        return []
+    lines = ["", "### Active queue management (CoDel per class), same run", "",
+             "| R Mbit/s | CoDel | pods' TCP ECN | high RTT p50 ms | high RTT p99 ms | wire % of R | retransmits | "
+             "CoDel drops (critical) | CE marks (critical) | tail drops (critical) | critical queue sojourn mean ms | "
+             "forwarding lcore CPU share |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(keys, key=lambda k: (c[k].get("shaper_bps") or 0, not c[k].get("aqm", True),
+                                            c[k].get("pod_ecn", False))):
+        x = c[key]
+        lines.append(f"| {_fmt((x.get('shaper_bps') or c['shaper_bps']) / 1e6, 0)} | "
+                     f"{'on' if x.get('aqm', True) else 'off (tail drop)'} | {'on' if x.get('pod_ecn') else 'off'} | "
+                     f"{_fmt(x.get('rtt_p50_ms'))} | **{_fmt(x.get('rtt_p99_ms'))}** | "
+                     f"{_fmt(x.get('high_wire_share_of_shaper'), 1, 100)}% | {_fmt(x.get('high_retransmits'), 0)} | "
+                     f"{(x.get('aqm_drops') or {}).get('critical', 0)} | {(x.get('ecn_marks') or {}).get('critical', 0)} | "
+                     f"{(x.get('drops') or {}).get('critical', 0)} | "
+                     f"{_fmt(class_sojourn_mean_ms(x.get('forwarder_stdout_tail') or '', 'critical'), 2)} | "
+                     f"{_fmt(x.get('forwarder_worker_cpu_share'), 0, 100, '%')} |")
+    loads = [c.get("loadavg_start_1_5_15"), c.get("loadavg_end_1_5_15")]
+    if all(loads):
+        lines += ["", f"Host load (1/5/15 min): {'/'.join(f'{v:.1f}' for v in loads[0])} at the start of the "
+                  f"section, {'/'.join(f'{v:.1f}' for v in loads[1])} at its end, on {c.get('cpus')} CPUs. "
+                  "Counters summed over all repetitions (one gateway process per variant); RTT from the ICMP probe in "
+                  "the TCP flow's class, medians over repetitions."]
+    return lines
 
 
 def render(out: str, results: dict) -> None:

@@ -29,7 +29,7 @@ from .common import Failure, ignore_signals, log, tail
 from .host import ensure_hugepages, remove_dpdk_leftovers, worker_cpu_seconds
 from .icmp import RTT_PROBE, rtt_result
 from .iperf import flood_result, intervals, iperf_error, tcp_result
-from .results import combine_runs, parse_class_drops
+from .results import combine_runs, parse_class_counter, parse_class_drops
 from .virtual_node import CLASS_NAMES, KERNEL_MODE, MODES, PLUMBINGS, REMOTE_IP, TCP_PORT, UDP_PORT, VirtualNode
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -53,6 +53,11 @@ def run_mode(node: VirtualNode, mode: str) -> dict:
     out, err = node.read_log(f"forwarder-{mode}", "out"), node.read_log(f"forwarder-{mode}", "err")
     result["drops"] = parse_class_drops(out + "\n" + err, CLASS_NAMES[mode]) \
         if node.args.forwarder == "gateway" else {}
+    for counter in ("aqm_drops", "ecn_marks"):
+        result[counter] = parse_class_counter(out, CLASS_NAMES[mode], counter)
+    result["aqm"] = getattr(node.args, "aqm", True)
+    result["pod_ecn"] = getattr(node.args, "pod_ecn", False)
+    result["shaper_bps"] = node.args.shaper_mbit * 1_000_000
     result["namespace_drops"] = {m.group(1): int(m.group(2)) for m in re.finditer(
         r"^\s*namespace\s+(\S+)\s.*?\bdrops=(\d+)", out, re.M)}
     result["forwarder_stdout_tail"] = tail(out, 80)
@@ -86,6 +91,7 @@ def measure_repeated(node: VirtualNode, mode: str) -> dict:
 
 def measure(node: VirtualNode, mode: str) -> dict:
     a = node.args
+    node.set_pod_ecn(getattr(a, "pod_ecn", False))
     servers = [node.spawn(node.iperf3() + ["-s", "-1", "--json", "-p", str(port)], "remote",
                           name=f"server-{kind}-{mode}") for kind, port in (("tcp", TCP_PORT), ("udp", UDP_PORT))]
     time.sleep(0.5)
@@ -205,6 +211,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--forwarder-rt", type=int, default=0, metavar="PRIO",
                     help="run the forwarder SCHED_FIFO at this priority (chrt), so other work on the host "
                          "cannot preempt its polling core; the kernel's RT throttling still leaves others 5%%")
+    ap.add_argument("--aqm", choices=["on", "off"], default="on",
+                    help="gateway CoDel per class (off: tail drop only, the policy's aqm: {codel: false}) "
+                         "(default %(default)s)")
+    ap.add_argument("--aqm-settings", default=None, metavar="KEYS",
+                    help="with --aqm on: the classes' aqm keys, e.g. 'target: 250us, interval: 10ms'")
+    ap.add_argument("--pod-ecn", action="store_true",
+                    help="TCP in the pods asks for ECN (net.ipv4.tcp_ecn=1 in pod-hi); default 0")
     ap.add_argument("--prefix", default=None, help="namespace name prefix (default dg<pid%%10000>-)")
     ap.add_argument("--json-out", default=None,
                     help="result file (default /tmp/dscp-gateway-virtual-node-<timestamp>.json)")
@@ -219,6 +232,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
     args.mode_list = modes
+    args.aqm = args.aqm == "on"
     if KERNEL_MODE in modes or args.forwarder == "testpmd":
         args.plumbing = "legacy"  # both need the gw namespace between node and remote
     if args.duration < 1:

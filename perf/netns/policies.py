@@ -1,5 +1,7 @@
 """Priority policies (the priorities.yaml document) the experiments and benchmarks share."""
 
+import re
+
 # Four classes, highest priority first, unmarked traffic in "standard".
 FOUR_CLASSES = """classes:
   - {name: critical, dscp: 46}
@@ -13,3 +15,9 @@ PRIORITY_POLICY = FOUR_CLASSES + "namespaces: {ray-training: critical, batch-job
 FIFO_POLICY = """classes: [{name: besteffort, dscp: 0}]
 defaultClass: besteffort
 """
+
+
+def with_aqm(policy: str, settings: str) -> str:
+    """The same policy with `aqm: {<settings>}` in every class, e.g. "codel: false" (the
+    tail-drop-only queues the gateway had before) or "target: 250us, interval: 10ms"."""
+    return re.sub(r"(dscp: \d+)\}", r"\1, aqm: {" + settings + "}}", policy)

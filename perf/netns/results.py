@@ -62,6 +62,28 @@ def parse_class_drops(text: str, classes: list[str]) -> dict:
     return found
 
 
+def parse_class_counter(text: str, classes: list[str], key: str) -> dict:
+    """One per-class counter (e.g. aqm_drops) from the daemon's final class lines;
+    classes whose line lacks it are left out."""
+    found: dict = {}
+    rx = re.compile(r"^\s*class\s+(\S+)\s.*?\b" + re.escape(key) + r"=(\d+)")
+    for line in text.splitlines():
+        m = rx.match(line)
+        if m and m.group(1) in classes:
+            found[m.group(1)] = int(m.group(2))
+    return found
+
+
+def class_sojourn_mean_ms(text: str, class_name: str) -> float | None:
+    """Mean time packets of one class waited in the gateway's queue, from its final class
+    line (queue_sojourn_seconds_sum / _count, over the process's whole life)."""
+    m = re.search(r"^\s*class\s+" + re.escape(class_name) + r"\s.*?\bqueue_sojourn_seconds_count=(\d+)"
+                  r"\s+queue_sojourn_seconds_sum=([\d.]+)", text, re.M)
+    if not m or int(m.group(1)) == 0:
+        return None
+    return 1000 * float(m.group(2)) / int(m.group(1))
+
+
 def _walk_json_drops(node, classes, found) -> None:
     if isinstance(node, dict):
         name = node.get("name") or node.get("class")
@@ -85,17 +107,20 @@ def _mbit(bps) -> str:
 
 
 def format_table(report: dict) -> str:
-    shaper = report["shaper_bps"]
     rtt = any(report.get(m, {}).get("rtt_p99_ms") is not None for m in report["modes"])
     rows = [("mode", "high Mbit/s", "% shaper", "retr", "low Mbit/s")
             + (("rtt p50/p99 ms",) if rtt else ()) + ("drops (class=pkts)",)]
     for mode in report["modes"]:
         r = report.get(mode, {})
         high = r.get("high_bps")
+        shaper = r.get("shaper_bps") or report["shaper_bps"]
         shaped = r.get("shaped", report["shaped"])
         pct = "" if high is None or not shaped else f"{100 * high / shaper:.0f}%"
         retr = r.get("high_retransmits")
         drops = " ".join(f"{k}={v}" for k, v in r.get("drops", {}).items())
+        for counter, label in (("aqm_drops", "codel"), ("ecn_marks", "ce")):
+            if any(r.get(counter, {}).values()):
+                drops += f" {label}:" + ",".join(f"{k}={v}" for k, v in r[counter].items() if v)
         rtt_cell = ()
         if rtt:
             p50, p99 = r.get("rtt_p50_ms"), r.get("rtt_p99_ms")

@@ -95,7 +95,7 @@ from .common import Failure, tail
 from .harness import NetnsHarness
 from .host import free_prefix, remove_dpdk_leftovers
 from .node_plumbing import KERNEL_LEG, BpfMountHolder
-from .policies import FIFO_POLICY, PRIORITY_POLICY
+from .policies import FIFO_POLICY, PRIORITY_POLICY, with_aqm
 
 POD_HI_IP, POD_HI_GW = "10.201.1.2", "10.201.1.1"
 POD_LO_IP, POD_LO_GW = "10.201.2.2", "10.201.2.1"
@@ -229,7 +229,12 @@ class VirtualNode(NetnsHarness):
             f.write("apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
                     "  name: dscp-gateway-priorities\n  namespace: dscp-gateway\n"
                     "data:\n  priorities.yaml: |\n")
-            for line in MODES[mode].splitlines():
+            policy = MODES[mode]
+            if not getattr(self.args, "aqm", True):
+                policy = with_aqm(policy, "codel: false")
+            elif getattr(self.args, "aqm_settings", None):
+                policy = with_aqm(policy, self.args.aqm_settings)
+            for line in policy.splitlines():
                 f.write(f"    {line}\n")
         pods = self.path("pods.json")
         with open(pods, "w") as f:
@@ -243,7 +248,8 @@ class VirtualNode(NetnsHarness):
         shaper_burst = getattr(self.args, "shaper_burst", None)
         burst = f", burst: {shaper_burst}" if shaper_burst else ""
         with open(cfg, "w") as f:
-            f.write(f"# virtual_node.py, mode {mode}, plumbing {self.plumbing}\n"
+            f.write(f"# virtual_node.py, mode {mode}, plumbing {self.plumbing}, "
+                    f"aqm {'on' if getattr(self.args, 'aqm', True) else 'off'}\n"
                     f"eal: [{eal}]\n"
                     f"{ports}"
                     f"shaper: {{rate: {self.args.shaper_mbit}Mbit{burst}}}\n"
@@ -287,6 +293,11 @@ class VirtualNode(NetnsHarness):
 
     def stop_forwarder(self, p: subprocess.Popen, first=signal.SIGINT, grace: float = 10.0) -> int | None:
         return self.stop(p, first=first, grace=grace)
+
+    def set_pod_ecn(self, enabled: bool) -> None:
+        """TCP in pod-hi asks for ECN (net.ipv4.tcp_ecn=1) or does not (0); remote keeps the
+        namespace default 2, accepting it when asked."""
+        self.sh(["sysctl", "-qw", f"net.ipv4.tcp_ecn={1 if enabled else 0}"], role="pod-hi")
 
     def stats(self) -> dict:
         """The forwarder's /v1/stats (gateway only)."""

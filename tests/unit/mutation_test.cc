@@ -45,7 +45,7 @@ std::vector<std::vector<uint8_t>> SeedFrames() {
 
 TEST(MutationTest, EveryMutatedFrameIsEitherProperlyMarkedOrUntouched) {
   PriorityPolicy policy;
-  policy.classes = {{"critical", 46, 0}, {"standard", 0, 0}};
+  policy.classes = {{"critical", 46, 0, {}}, {"standard", 0, 0, {}}};
   policy.default_class = 1;
   policy.exact_namespaces = {{"ray", 0}};
   PolicyInputs inputs{policy, {}};

@@ -17,7 +17,7 @@ using testing::Overlay;
 
 PriorityPolicy TestPolicy() {
   PriorityPolicy policy;
-  policy.classes = {{"critical", 46, 0}, {"standard", 0, 0}, {"scavenger", 8, 0}};
+  policy.classes = {{"critical", 46, 0, {}}, {"standard", 0, 0, {}}, {"scavenger", 8, 0, {}}};
   policy.default_class = 1;
   policy.exact_namespaces = {{"ray-training", 0}};
   policy.prefix_namespaces = {{"batch-", 2}};

@@ -218,7 +218,9 @@ TEST_F(SchedulerTest, ClassAtItsCeilingDoesNotBlockTheShapedPort) {
 
 TEST_F(SchedulerTest, CeilingRateIsHonouredOverTime) {
   MakeScheduler(Config(128, 0, 0));
-  scheduler_->ApplyPolicy(Snapshot(1, 0, kEightMbit), kStartTsc);
+  PolicySnapshot snapshot = Snapshot(1, 0, kEightMbit);
+  snapshot.class_queue[0].codel = false;  // the queue stands for 100 ms: CoDel would drop
+  scheduler_->ApplyPolicy(snapshot, kStartTsc);
   Enqueue(0, 1, kFullFrame, 100);
 
   // 100 ms in 1 ms polls: 18 480 burst + 100 000 bytes = 118 480 -> 77 full frames.
