@@ -27,18 +27,23 @@ Result<std::unique_ptr<Ipv4PodTable>> Ipv4PodTable::Create(const std::string& na
   if (qsbr == nullptr) {
     return ConfigError{"pod table", name, "the IPv4 table needs the workers' RCU variable"};
   }
-  // At most 2/3 full, so nearly every lookup ends in its first bucket.
-  const uint64_t wanted = static_cast<uint64_t>(capacity) + capacity / 2;
-  if (wanted > (uint64_t{1} << 31)) {
+  if (SlotsFor(capacity) == 0) {
     return ConfigError{"pod table", name, "capacity " + std::to_string(capacity) + " is too large"};
   }
-  const uint32_t slot_count = std::max(kMinSlots, std::bit_ceil(static_cast<uint32_t>(wanted)));
+  const uint32_t slot_count = SlotsFor(0);
   Store* store = AllocateStore(name, slot_count);
   if (store == nullptr) {
     return ConfigError{"pod table", name,
                        "no memory for " + std::to_string(slot_count) + " IPv4 slots"};
   }
   return std::unique_ptr<Ipv4PodTable>(new Ipv4PodTable(name, qsbr, store));
+}
+
+// At most 2/3 full, so nearly every lookup ends in its first bucket. 0: beyond 2^31 slots.
+uint32_t Ipv4PodTable::SlotsFor(uint32_t entries) {
+  const uint64_t wanted = static_cast<uint64_t>(entries) + entries / 2 + 1;
+  if (wanted > (uint64_t{1} << 31)) return 0;
+  return std::max(kMinSlots, std::bit_ceil(static_cast<uint32_t>(wanted)));
 }
 
 Ipv4PodTable::~Ipv4PodTable() { FreeStore(store_.load(std::memory_order_relaxed)); }
@@ -87,13 +92,15 @@ bool Ipv4PodTable::Upsert(uint32_t address, uint32_t value) {
   };
   if (!found && (position < 0 ||
                  (takes_empty_slot() && store->used + 1 > RebuildThreshold(store->slot_count)))) {
-    // Tombstones have eaten the empty slots: compact first, so chains stay short.
-    if (!Rebuild()) return false;
+    // Out of empty slots (tombstones or growth): compact, and grow if the entries need it.
+    const uint32_t slot_count = SlotsFor(entries_ + 1);
+    if (slot_count == 0 || !Rebuild(std::max(store->slot_count, slot_count))) return false;
     store = store_.load(std::memory_order_relaxed);
     position = Probe(*store, address, &found);
     if (position < 0) return false;
   }
   if (!found && takes_empty_slot()) ++store->used;
+  if (!found) ++entries_;
   __atomic_store_n(&store->slots[position], SlotWord(address, value), __ATOMIC_RELEASE);
   return true;
 }
@@ -106,6 +113,7 @@ bool Ipv4PodTable::Remove(uint32_t address) {
   if (!found) return false;
   // A tombstone, not an empty slot: addresses further along the chain stay reachable.
   __atomic_store_n(&store->slots[position], SlotWord(kRemovedAddress, 0), __ATOMIC_RELEASE);
+  --entries_;
   return true;
 }
 
@@ -116,9 +124,9 @@ bool Ipv4PodTable::Contains(uint32_t address) const {
   return found;
 }
 
-bool Ipv4PodTable::Rebuild() {
+bool Ipv4PodTable::Rebuild(uint32_t slot_count) {
   Store* old_store = store_.load(std::memory_order_relaxed);
-  Store* fresh = AllocateStore(name_, old_store->slot_count);
+  Store* fresh = AllocateStore(name_, slot_count);
   if (fresh == nullptr) return false;
   for (uint32_t i = 0; i < old_store->slot_count; ++i) {
     const uint64_t word = old_store->slots[i];

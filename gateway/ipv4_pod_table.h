@@ -12,7 +12,9 @@
 // Open addressing with linear probing over buckets; removal leaves a tombstone so probe
 // chains stay intact; a slot never becomes empty again in place. When tombstones and
 // entries fill 3/4 of the slots, the writer rebuilds into a fresh array, publishes it
-// with one pointer store and frees the old one after an RCU (QSBR) grace period.
+// with one pointer store and frees the old one after an RCU (QSBR) grace period. The
+// same rebuild grows the array with the entries (at most 2/3 load after it), so its size
+// follows the pods actually present, not the configured capacity: 1M entries take 16 MiB.
 #pragma once
 
 #include <atomic>
@@ -49,7 +51,7 @@ class Ipv4PodTable {
   static constexpr uint32_t kEmptyAddress = 0;             // 0.0.0.0
   static constexpr uint32_t kRemovedAddress = 0xffffffff;  // 255.255.255.255
 
-  // Room for `capacity` addresses at no more than 2/3 load. `name` labels the memory.
+  // `capacity` bounds how far the array may grow; `name` labels its memory.
   static Result<std::unique_ptr<Ipv4PodTable>> Create(const std::string& name, uint32_t capacity,
                                                       rte_rcu_qsbr* qsbr);
   ~Ipv4PodTable();
@@ -71,7 +73,7 @@ class Ipv4PodTable {
   static bool Find(const View& view, uint32_t address, uint32_t bucket, uint32_t* value);
 
   // Control side (a single writer). Upsert fails for the two reserved addresses and when
-  // the array has no room (the caller enforces the capacity).
+  // no memory is left to grow into (the caller enforces the capacity).
   bool Upsert(uint32_t address, uint32_t value);
   bool Remove(uint32_t address);
   bool Contains(uint32_t address) const;
@@ -86,14 +88,17 @@ class Ipv4PodTable {
   };
   Ipv4PodTable(std::string name, rte_rcu_qsbr* qsbr, Store* store)
       : name_(std::move(name)), qsbr_(qsbr), store_(store) {}
+  static uint32_t SlotsFor(uint32_t entries);
   static Store* AllocateStore(const std::string& name, uint32_t slot_count);
   static void FreeStore(Store* store);
   // Position of `address`, or of the slot an insert would take (first tombstone or the
   // empty slot ending the chain); *found says which. -1 if the array has neither.
   static int64_t Probe(const Store& store, uint32_t address, bool* found);
-  bool Rebuild();
+  // Copies the entries into a fresh array of `slot_count` slots and publishes it.
+  bool Rebuild(uint32_t slot_count);
 
   std::string name_;
+  uint32_t entries_ = 0;
   rte_rcu_qsbr* qsbr_;
   std::atomic<Store*> store_;
 };
