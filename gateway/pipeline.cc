@@ -26,8 +26,8 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
                        rte_mbuf* const* packets, uint16_t count, uint8_t* class_ids,
                        uint32_t* namespace_ids) {
   ParsedPacket parsed[kPodLookupBurstMax];
+  // The classifiable frames' keys, in packet order.
   const dg_pod_key* lookup_keys[kPodLookupBurstMax];
-  uint16_t lookup_index[kPodLookupBurstMax];
   uint32_t looked_up_namespaces[kPodLookupBurstMax];
   uint16_t lookup_count = 0;
   WorkerCounters& counters = *context.counters;
@@ -41,24 +41,23 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
     const rte_mbuf* mbuf = packets[i];
     ParsePacket(rte_pktmbuf_mtod(mbuf, const uint8_t*), rte_pktmbuf_data_len(mbuf),
                 rte_pktmbuf_pkt_len(mbuf), context.overlay_ports, &parsed[i]);
-    namespace_ids[i] = DG_NAMESPACE_NONE;
     if (parsed[i].reason != UnclassifiedReason::kNone) continue;
-    lookup_keys[lookup_count] = &parsed[i].classify_source;
-    lookup_index[lookup_count] = i;
-    ++lookup_count;
+    lookup_keys[lookup_count++] = &parsed[i].classify_source;
   }
   if (lookup_count != 0) context.pods->LookupBurst(lookup_keys, lookup_count, looked_up_namespaces);
-  for (uint16_t k = 0; k < lookup_count; ++k)
-    namespace_ids[lookup_index[k]] = looked_up_namespaces[k];
 
   // Summed per chunk and added once: each Counter update is a load and a store the
   // compiler may not merge (docs/performance.md, "Fast path and table at scale").
   uint32_t fragment_cache_hits = 0;
   uint32_t unknown_sources = 0;
   uint32_t marked = 0;
+  uint16_t next_lookup = 0;
   // In packet order, so a first fragment decides for later fragments of the same burst.
   for (uint16_t i = 0; i < count; ++i) {
     const ParsedPacket& packet = parsed[i];
+    namespace_ids[i] = packet.reason == UnclassifiedReason::kNone
+                           ? looked_up_namespaces[next_lookup++]
+                           : DG_NAMESPACE_NONE;
     if (packet.is_first_fragment) {
       // Even an unclassifiable first fragment decides: its datagram stays unmarked.
       context.fragments.Remember(packet.fragment_tag, namespace_ids[i]);

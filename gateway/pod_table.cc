@@ -126,6 +126,8 @@ bool PodTable::Remove(const dg_pod_key& key) {
 
 uint32_t PodTable::Size() const { return size_; }
 
+uint32_t PodTable::Ipv4SlotCount() const { return ipv4_->SlotCount(); }
+
 PodSyncResult PodDirectory::ReplaceAll(const std::vector<PodTableEntry>& desired) {
   PodSyncResult result;
   std::vector<std::string_view> namespace_names;

@@ -46,6 +46,9 @@ class PodTable {
   bool Remove(const dg_pod_key& key);
   uint32_t Size() const;
   uint32_t Capacity() const { return capacity_; }
+  // Slots of the IPv4 array now (8 bytes each): what perf/table_scale_bench's memory
+  // floor reads.
+  uint32_t Ipv4SlotCount() const;
 
  private:
   PodTable(std::unique_ptr<Ipv4PodTable> ipv4, rte_hash* ipv6, uint32_t capacity,
