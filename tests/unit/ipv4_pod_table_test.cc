@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/unit/eal_environment.h"
 
@@ -75,6 +76,23 @@ TEST_F(Ipv4PodTableTest, ChurnThroughTombstonesKeepsLiveAddressesAndDropsRemoved
   for (uint32_t i = 1; i <= kLive; ++i) EXPECT_EQ(Lookup(Address(i)), i) << i;
   EXPECT_EQ(Lookup(Address(1000)), uint32_t{DG_NAMESPACE_NONE});
   EXPECT_EQ(Lookup(Address(1000 + 50 * slots - 1)), uint32_t{DG_NAMESPACE_NONE});
+}
+
+// Nine addresses of one bucket in a fresh two-bucket array: the ninth overflows into the
+// next bucket, so it is reachable only past the slots of the first eight.
+TEST_F(Ipv4PodTableTest, AddressBehindARemovedOneInItsChainIsStillFound) {
+  ASSERT_EQ(table_->SlotCount(), 2 * Ipv4PodTable::kSlotsPerBucket);
+  std::vector<uint32_t> same_bucket;
+  for (uint32_t i = 1; same_bucket.size() < Ipv4PodTable::kSlotsPerBucket + 1; ++i) {
+    if ((Ipv4BucketHash(Address(i)) & 1) == 0) same_bucket.push_back(Address(i));
+  }
+  for (uint32_t address : same_bucket) ASSERT_TRUE(table_->Upsert(address, 4));
+  ASSERT_EQ(table_->SlotCount(), 2 * Ipv4PodTable::kSlotsPerBucket);  // no rebuild yet
+
+  ASSERT_TRUE(table_->Remove(same_bucket.front()));
+
+  EXPECT_EQ(Lookup(same_bucket.back()), 4u);
+  EXPECT_EQ(Lookup(same_bucket.front()), uint32_t{DG_NAMESPACE_NONE});
 }
 
 TEST_F(Ipv4PodTableTest, RemovedAddressCanBeAddedAgain) {
