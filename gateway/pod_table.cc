@@ -9,12 +9,15 @@
 #include <cstring>
 #include <string_view>
 
+#include "gateway/ipv4_pod_table.h"
 #include "gateway/policy_publisher.h"
 
 namespace dg {
 
 Result<std::unique_ptr<PodTable>> PodTable::Create(const std::string& name, uint32_t capacity,
                                                    rte_rcu_qsbr* qsbr) {
+  auto ipv4 = Ipv4PodTable::Create(name + "_v4", capacity, qsbr);
+  if (!ipv4) return ipv4.error();
   rte_hash_parameters parameters{};
   parameters.name = name.c_str();
   parameters.entries = capacity;
@@ -38,36 +41,74 @@ Result<std::unique_ptr<PodTable>> PodTable::Create(const std::string& name, uint
     return ConfigError{"pod table", name,
                        std::string("rte_hash_rcu_qsbr_add: ") + rte_strerror(rte_errno)};
   }
-  return std::unique_ptr<PodTable>(new PodTable(hash, capacity, qsbr));
+  return std::unique_ptr<PodTable>(new PodTable(std::move(*ipv4), hash, capacity, qsbr));
 }
 
-PodTable::~PodTable() { rte_hash_free(hash_); }
+PodTable::PodTable(std::unique_ptr<Ipv4PodTable> ipv4, rte_hash* ipv6, uint32_t capacity,
+                   rte_rcu_qsbr* qsbr)
+    : ipv4_(std::move(ipv4)), ipv6_(ipv6), capacity_(capacity), qsbr_(qsbr) {}
+
+PodTable::~PodTable() { rte_hash_free(ipv6_); }
 
 void PodTable::LookupBurst(const dg_pod_key* const* keys, uint32_t count,
                            uint32_t* namespace_ids) const {
+  const Ipv4PodTable::View view = ipv4_->Acquire();
+  uint32_t addresses[kPodLookupBurstMax];
+  uint32_t buckets[kPodLookupBurstMax];
+  const void* ipv6_keys[kPodLookupBurstMax];
+  uint8_t ipv6_positions[kPodLookupBurstMax];
+  uint32_t ipv6_count = 0;
+  uint64_t ipv6_mask = 0;
+  // Every IPv4 bucket line is requested before the first is compared, so the misses of
+  // a burst overlap instead of queueing one after another.
+  for (uint32_t i = 0; i < count; ++i) {
+    if (Ipv4OfMappedKey(*keys[i], &addresses[i])) {
+      buckets[i] = Ipv4PodTable::Locate(view, addresses[i]);
+    } else {
+      ipv6_keys[ipv6_count] = keys[i];
+      ipv6_positions[ipv6_count++] = static_cast<uint8_t>(i);
+      ipv6_mask |= uint64_t{1} << i;
+    }
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    if ((ipv6_mask >> i) & 1) continue;
+    uint32_t value;
+    namespace_ids[i] =
+        Ipv4PodTable::Find(view, addresses[i], buckets[i], &value) ? value : DG_NAMESPACE_NONE;
+  }
+  if (ipv6_count == 0) return;
   void* data[kPodLookupBurstMax];
   uint64_t hit_mask = 0;
-  rte_hash_lookup_bulk_data(hash_,
-                            reinterpret_cast<const void**>(const_cast<const dg_pod_key**>(keys)),
-                            count, &hit_mask, data);
-  for (uint32_t i = 0; i < count; ++i) {
-    namespace_ids[i] = (hit_mask >> i) & 1
-                           ? static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data[i]))
-                           : DG_NAMESPACE_NONE;
+  rte_hash_lookup_bulk_data(ipv6_, ipv6_keys, ipv6_count, &hit_mask, data);
+  for (uint32_t k = 0; k < ipv6_count; ++k) {
+    namespace_ids[ipv6_positions[k]] =
+        (hit_mask >> k) & 1 ? static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data[k]))
+                            : DG_NAMESPACE_NONE;
   }
 }
 
 bool PodTable::Upsert(const dg_pod_key& key, uint32_t namespace_id) {
-  const bool is_new = rte_hash_lookup(hash_, &key) < 0;
+  uint32_t address;
+  if (!Ipv4OfMappedKey(key, &address)) return UpsertIpv6(key, namespace_id);
+  const bool is_new = !ipv4_->Contains(address);
+  if (is_new && size_ >= capacity_) return false;
+  if (!ipv4_->Upsert(address, namespace_id)) return false;
+  if (is_new) ++size_;
+  return true;
+}
+
+bool PodTable::UpsertIpv6(const dg_pod_key& key, uint32_t namespace_id) {
+  const bool is_new = rte_hash_lookup(ipv6_, &key) < 0;
+  if (is_new && size_ >= capacity_) return false;
   // The namespace id travels in the data pointer itself: no per-entry allocation to
   // reclaim, and an update is a single atomic store readers see whole.
   void* data = reinterpret_cast<void*>(static_cast<uintptr_t>(namespace_id));
-  int rc = rte_hash_add_key_data(hash_, &key, data);
+  int rc = rte_hash_add_key_data(ipv6_, &key, data);
   if (rc == -ENOSPC && qsbr_ != nullptr) {
     // Slots freed by recent removals wait for every worker to pass a quiescent state;
     // wait for that once, then the add reclaims them.
     rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
-    rc = rte_hash_add_key_data(hash_, &key, data);
+    rc = rte_hash_add_key_data(ipv6_, &key, data);
   }
   if (rc != 0) return false;
   if (is_new) ++size_;
@@ -75,12 +116,17 @@ bool PodTable::Upsert(const dg_pod_key& key, uint32_t namespace_id) {
 }
 
 bool PodTable::Remove(const dg_pod_key& key) {
-  if (rte_hash_del_key(hash_, &key) < 0) return false;
+  uint32_t address;
+  const bool removed =
+      Ipv4OfMappedKey(key, &address) ? ipv4_->Remove(address) : rte_hash_del_key(ipv6_, &key) >= 0;
+  if (!removed) return false;
   --size_;
   return true;
 }
 
 uint32_t PodTable::Size() const { return size_; }
+
+uint32_t PodTable::Ipv4SlotCount() const { return ipv4_->SlotCount(); }
 
 PodSyncResult PodDirectory::ReplaceAll(const std::vector<PodTableEntry>& desired) {
   PodSyncResult result;

@@ -1,6 +1,8 @@
 // Source address -> namespace id, read by workers without locks while the control
-// thread updates it: rte_hash in lock-free reader/writer mode, with deleted key slots
-// reclaimed through RCU (QSBR) once every worker has passed a quiescent state.
+// thread updates it. IPv4 addresses (IPv4-mapped keys) live in Ipv4PodTable, 8-byte
+// slots read in one cache line (gateway/ipv4_pod_table.h); IPv6 addresses in an rte_hash
+// in lock-free reader/writer mode, with deleted key slots reclaimed through RCU (QSBR)
+// once every worker has passed a quiescent state.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +21,7 @@ struct rte_rcu_qsbr;
 
 namespace dg {
 
+class Ipv4PodTable;
 class PolicyPublisher;
 
 // The most keys one LookupBurst call takes (rte_hash's bulk limit).
@@ -33,19 +36,26 @@ class PodTable {
   PodTable(const PodTable&) = delete;
   PodTable& operator=(const PodTable&) = delete;
 
-  // Worker side. Writes DG_NAMESPACE_NONE for addresses not in the table.
+  // Worker side. Writes DG_NAMESPACE_NONE for addresses not in the table. Every IPv4
+  // key's bucket is prefetched before any is compared.
   void LookupBurst(const dg_pod_key* const* keys, uint32_t count, uint32_t* namespace_ids) const;
 
-  // Control side (a single writer).
+  // Control side (a single writer). Upsert fails beyond the capacity, which counts both
+  // families together.
   bool Upsert(const dg_pod_key& key, uint32_t namespace_id);
   bool Remove(const dg_pod_key& key);
   uint32_t Size() const;
   uint32_t Capacity() const { return capacity_; }
+  // Slots of the IPv4 array now (8 bytes each): what perf/table_scale_bench's memory
+  // floor reads.
+  uint32_t Ipv4SlotCount() const;
 
  private:
-  PodTable(rte_hash* hash, uint32_t capacity, rte_rcu_qsbr* qsbr)
-      : hash_(hash), capacity_(capacity), qsbr_(qsbr) {}
-  rte_hash* hash_;
+  PodTable(std::unique_ptr<Ipv4PodTable> ipv4, rte_hash* ipv6, uint32_t capacity,
+           rte_rcu_qsbr* qsbr);
+  bool UpsertIpv6(const dg_pod_key& key, uint32_t namespace_id);
+  std::unique_ptr<Ipv4PodTable> ipv4_;
+  rte_hash* ipv6_;
   uint32_t capacity_;
   rte_rcu_qsbr* qsbr_;
   // Counted here: rte_hash_count() includes deleted slots still waiting for RCU.

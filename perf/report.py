@@ -82,7 +82,7 @@ def plots(out: str, r: dict) -> list[tuple[str, str]]:
         ax.plot(xs, [row["lookup_mpps"] for row in t], "s--", color="#2c3e50", label="LookupBurst alone")
         if all(row.get("what_if_crc_lookup_mpps") for row in t):
             ax.plot(xs, [row["what_if_crc_lookup_mpps"] for row in t], "^:", color="#7f8c8d",
-                    label="what-if: lookup with CRC32 hash")
+                    label="previous table: 16-byte keys in rte_hash")
         ax.set_xscale("log")
         ax.set_xlabel("pod addresses in the table")
         ax.set_ylabel("Mpps per core (median)")
@@ -239,7 +239,7 @@ def summary(out: str, r: dict, written: list[tuple[str, str]]) -> str:
     t = r.get("table_scale")
     if t:
         lines += ["## 2. Pod table scale", "",
-                  "| entries | capacity | classify Mpps | ns/packet | ratio to 100 | LookupBurst Mpps | ratio | load s | what-if CRC32 hash: lookup Mpps (x jhash) |",
+                  "| entries | capacity | classify Mpps | ns/packet | ratio to 100 | LookupBurst Mpps | ratio | load s | previous table (16-byte rte_hash): lookup Mpps (x current) |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for row in t:
             lines.append(f"| {row['entries']:,} | {row['capacity']:,} | {_fmt(row['mpps'])} | {_fmt(row['ns_per_packet'], 1)} | "
@@ -247,9 +247,9 @@ def summary(out: str, r: dict, written: list[tuple[str, str]]) -> str:
                          f"{_fmt(row['load_seconds'], 3)} | {_fmt(row.get('what_if_crc_lookup_mpps'))} "
                          f"({_fmt(row.get('what_if_crc_speedup'))}) |")
         lines += ["", "Sources are uniformly random installed pods, so the table's whole working set is used; "
-                  "capacity is the daemon's 262,144 or the next power of two above 1.25 x entries. The what-if "
-                  "column is the same lookups in an rte_hash built like PodTable's but hashing with rte_hash_crc "
-                  "instead of rte_jhash (not what the daemon runs).", ""]
+                  "capacity is the daemon's 262,144 or the next power of two above 1.25 x entries. The last "
+                  "column is the same lookups in the table the gateway had before IPv4 got its own: an LF "
+                  "rte_hash of 16-byte IPv4-mapped keys with rte_hash_crc (not what the daemon runs now).", ""]
 
     a = r.get("afxdp")
     if a:

@@ -10,9 +10,12 @@
 //
 //   table_classify/N   ClassifyAndMarkBurst (parse + lookup + mark) per packet
 //   table_lookup/N     PodTable::LookupBurst alone, 32 keys per call
-//   what_if_crc_lookup/N   the same lookups in an rte_hash built like PodTable's but
-//                      hashing with rte_hash_crc (SSE4.2 CRC32) instead of rte_jhash: what
-//                      a different hash function would buy (not what the daemon runs)
+//   what_if_crc_lookup/N   the same lookups in an rte_hash with 16-byte IPv4-mapped keys
+//                      and rte_hash_crc: the pod table before IPv4 got its own table
+//                      (docs/performance.md), kept as the in-run reference for that change
+//   memory_floor/N     no table: 32 random cache lines of an array the size of the IPv4
+//                      table's (the lines its lookups hash to) prefetched, then read. What
+//                      any table that reads one line per lookup must pay at this size
 //
 // Counters: cycles_per_packet, ns_per_packet, Mpps, entries, capacity, load_seconds.
 //   table_scale_bench [--entries 100,10000,150000,1000000] [--huge] [Google Benchmark flags]
@@ -24,6 +27,7 @@
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
 
 #include <algorithm>
@@ -40,6 +44,7 @@
 #include "control/gateway_config.h"
 #include "control/policy.h"
 #include "gateway/datapath.h"
+#include "gateway/ipv4_pod_table.h"
 #include "gateway/pipeline.h"
 #include "gateway/pod_table.h"
 #include "gateway/policy_publisher.h"
@@ -229,6 +234,37 @@ void WhatIfCrcLookup(benchmark::State& state) {
   Report(state, scale, samples);
 }
 
+void MemoryFloor(benchmark::State& state) {
+  Scale& scale = ScaleFor(static_cast<uint32_t>(state.range(0)));
+  const uint32_t lines = scale.table->Ipv4SlotCount() / Ipv4PodTable::kSlotsPerBucket;
+  auto* array = static_cast<uint64_t*>(
+      rte_zmalloc("memory_floor", size_t{lines} * RTE_CACHE_LINE_SIZE, RTE_CACHE_LINE_SIZE));
+  if (array == nullptr) {
+    state.SkipWithError("no memory for the floor's array");
+    return;
+  }
+  const uint32_t words_per_line = RTE_CACHE_LINE_SIZE / sizeof(uint64_t);
+  CycleSamples samples;
+  uint32_t position = 0;
+  uint64_t sum = 0;
+  for (auto _ : state) {
+    uint32_t line_of[kBurst];
+    for (uint16_t i = 0; i < kBurst; ++i) {
+      line_of[i] = Ipv4BucketHash(htonl(scale.sequence[position])) & (lines - 1);
+      position = (position + 1) & (kSequenceLength - 1);
+    }
+    const uint64_t start = rte_rdtsc();
+    for (uint16_t i = 0; i < kBurst; ++i)
+      rte_prefetch0(array + size_t{line_of[i]} * words_per_line);
+    for (uint16_t i = 0; i < kBurst; ++i) sum += array[size_t{line_of[i]} * words_per_line];
+    benchmark::DoNotOptimize(sum);  // the loads finish before the clock is read
+    samples.Add(rte_rdtsc() - start);
+  }
+  benchmark::DoNotOptimize(sum);
+  rte_free(array);
+  Report(state, scale, samples);
+}
+
 void TableLookup(benchmark::State& state) {
   Scale& scale = ScaleFor(static_cast<uint32_t>(state.range(0)));
   const dg_pod_key* keys[kBurst];
@@ -275,6 +311,7 @@ int Main(int argc, char** argv) {
     benchmark::RegisterBenchmark("table_classify", TableClassify)->Arg(size);
     benchmark::RegisterBenchmark("table_lookup", TableLookup)->Arg(size);
     benchmark::RegisterBenchmark("what_if_crc_lookup", WhatIfCrcLookup)->Arg(size);
+    benchmark::RegisterBenchmark("memory_floor", MemoryFloor)->Arg(size);
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
