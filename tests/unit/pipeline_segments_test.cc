@@ -34,7 +34,7 @@ class PipelineSegmentsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     PriorityPolicy policy;
-    policy.classes = {{"critical", kCriticalDscp, 0}, {"standard", 0, 0}};
+    policy.classes = {{"critical", kCriticalDscp, 0, {}}, {"standard", 0, 0, {}}};
     policy.default_class = 1;
     policy.exact_namespaces = {{"ray-training", 0}};
     auto built = BuildDatapath(
