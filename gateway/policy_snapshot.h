@@ -17,6 +17,7 @@ struct alignas(64) PolicySnapshot {
   uint32_t default_class = 0;
   uint8_t class_dscp[DG_MAX_CLASSES] = {};
   uint64_t class_ceiling_bps[DG_MAX_CLASSES] = {};
+  uint64_t class_floor_bps[DG_MAX_CLASSES] = {};
   uint8_t class_of_namespace[DG_MAX_NAMESPACES] = {};
 };
 

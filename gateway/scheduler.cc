@@ -58,6 +58,12 @@ void StrictPriorityScheduler::ApplyPolicy(const PolicySnapshot& snapshot, uint64
     applied_ceiling_bps_[c] = ceiling;
     class_ceilings_[c].Configure(ceiling, DerivedBurstBytes(ceiling), config_.tsc_hz, now_tsc);
   }
+  for (uint32_t c = 0; c < DG_MAX_CLASSES; ++c) {
+    const uint64_t floor = snapshot.class_floor_bps[c];
+    if (floor == applied_floor_bps_[c]) continue;
+    applied_floor_bps_[c] = floor;
+    class_floors_[c].Configure(floor, DerivedBurstBytes(floor), config_.tsc_hz, now_tsc);
+  }
 }
 
 uint16_t StrictPriorityScheduler::EnqueueBurst(rte_mbuf* const* packets, const uint8_t* class_ids,
@@ -96,53 +102,84 @@ uint16_t StrictPriorityScheduler::EnqueueBurst(rte_mbuf* const* packets, const u
   return queued;
 }
 
+StrictPriorityScheduler::ClassChoice StrictPriorityScheduler::SelectClass() const {
+  ClassChoice by_priority;
+  for (uint32_t class_id = 0; class_id < DG_MAX_CLASSES; ++class_id) {
+    const ClassQueue& queue = queues_[class_id];
+    if (queue.head == queue.tail) continue;
+    const uint32_t wire_bytes = queue.slots[queue.head & mask_].wire_bytes;
+    if (!class_ceilings_[class_id].CanSend(wire_bytes)) continue;
+    const TokenBucket& floor = class_floors_[class_id];
+    if (!floor.unlimited() && floor.CanSend(wire_bytes)) return ClassChoice{class_id, true};
+    if (by_priority.class_id == kNoClass) by_priority.class_id = class_id;
+  }
+  return by_priority;
+}
+
+uint16_t StrictPriorityScheduler::SendRun(ClassChoice choice, rte_mbuf** packets,
+                                          uint16_t max_count, uint64_t now_tsc) {
+  const uint32_t class_id = choice.class_id;
+  ClassQueue& queue = queues_[class_id];
+  TokenBucket& ceiling = class_ceilings_[class_id];
+  TokenBucket& floor = class_floors_[class_id];
+  uint16_t count = 0;
+  uint64_t sent_bytes = 0;
+  // Sojourn times are binned locally and published once per run.
+  uint32_t sojourn_counts[kSojournBucketCount + 1] = {};
+  uint64_t sojourn_sum = 0;
+  while (queue.head != queue.tail && count < max_count) {
+    const QueuedPacket& head = queue.slots[queue.head & mask_];
+    // The port is the shared bottleneck: when it is out of tokens nobody may send, or
+    // a lower class would overtake a higher one.
+    if (!port_shaper_.CanSend(head.wire_bytes)) break;
+    if (!ceiling.CanSend(head.wire_bytes)) break;  // at its ceiling: the next class may go
+    // A floor run ends with the floor tokens; what the class sends by priority counts
+    // against its floor too, as long as there are tokens (no debt carried over).
+    const bool floor_has_tokens = !floor.unlimited() && floor.CanSend(head.wire_bytes);
+    if (choice.within_floor && !floor_has_tokens) break;
+    if (floor_has_tokens) floor.Consume(head.wire_bytes);
+    port_shaper_.Consume(head.wire_bytes);
+    ceiling.Consume(head.wire_bytes);
+    const uint64_t sojourn = now_tsc > head.enqueue_tsc ? now_tsc - head.enqueue_tsc : 0;
+    uint32_t bucket = 0;
+    while (bucket < kSojournBucketCount && sojourn > sojourn_bounds_cycles_[bucket]) ++bucket;
+    ++sojourn_counts[bucket];
+    sojourn_sum += sojourn;
+    sent_bytes += rte_pktmbuf_pkt_len(head.mbuf);
+    packets[count++] = head.mbuf;
+    ++queue.head;
+  }
+  ClassCounters& class_counters = counters_->classes[class_id];
+  if (count != 0) {
+    class_counters.packets.Add(count);
+    class_counters.bytes.Add(sent_bytes);
+    for (uint32_t b = 0; b <= kSojournBucketCount; ++b) {
+      if (sojourn_counts[b] != 0) class_counters.sojourn_buckets[b].Add(sojourn_counts[b]);
+    }
+    class_counters.sojourn_cycles_sum.Add(sojourn_sum);
+  }
+  class_counters.depth.Set(queue.tail - queue.head);
+  if (!ceiling.unlimited()) class_counters.ceiling_tokens_bytes.Set(ceiling.tokens_bytes());
+  return count;
+}
+
 uint16_t StrictPriorityScheduler::DequeueBurst(rte_mbuf** packets, uint16_t max_count,
                                                uint64_t now_tsc) {
   port_shaper_.Refill(now_tsc);
+  for (uint32_t class_id = 0; class_id < DG_MAX_CLASSES; ++class_id) {
+    if (queues_[class_id].head == queues_[class_id].tail) continue;
+    class_ceilings_[class_id].Refill(now_tsc);
+    class_floors_[class_id].Refill(now_tsc);
+  }
+  // Tokens only drain within a burst, so a class that ends its run is not chosen again for
+  // the same reason: at most two runs per class (floor, then priority) per burst.
   uint16_t count = 0;
-  bool port_exhausted = false;
-  for (uint32_t class_id = 0; class_id < DG_MAX_CLASSES && count < max_count && !port_exhausted;
-       ++class_id) {
-    ClassQueue& queue = queues_[class_id];
-    if (queue.head == queue.tail) continue;
-    TokenBucket& ceiling = class_ceilings_[class_id];
-    ceiling.Refill(now_tsc);
-    const uint16_t first = count;
-    uint64_t sent_bytes = 0;
-    // Sojourn times are binned locally and published once per class per burst.
-    uint32_t sojourn_counts[kSojournBucketCount + 1] = {};
-    uint64_t sojourn_sum = 0;
-    while (queue.head != queue.tail && count < max_count) {
-      const QueuedPacket& head = queue.slots[queue.head & mask_];
-      // The port is the shared bottleneck: when it is out of tokens nobody may send, or
-      // a lower class would overtake a higher one.
-      if (!port_shaper_.CanSend(head.wire_bytes)) {
-        port_exhausted = true;
-        break;
-      }
-      if (!ceiling.CanSend(head.wire_bytes)) break;  // at its ceiling: the next class may go
-      port_shaper_.Consume(head.wire_bytes);
-      ceiling.Consume(head.wire_bytes);
-      const uint64_t sojourn = now_tsc > head.enqueue_tsc ? now_tsc - head.enqueue_tsc : 0;
-      uint32_t bucket = 0;
-      while (bucket < kSojournBucketCount && sojourn > sojourn_bounds_cycles_[bucket]) ++bucket;
-      ++sojourn_counts[bucket];
-      sojourn_sum += sojourn;
-      sent_bytes += rte_pktmbuf_pkt_len(head.mbuf);
-      packets[count++] = head.mbuf;
-      ++queue.head;
-    }
-    ClassCounters& class_counters = counters_->classes[class_id];
-    if (count != first) {
-      class_counters.packets.Add(count - first);
-      class_counters.bytes.Add(sent_bytes);
-      for (uint32_t b = 0; b <= kSojournBucketCount; ++b) {
-        if (sojourn_counts[b] != 0) class_counters.sojourn_buckets[b].Add(sojourn_counts[b]);
-      }
-      class_counters.sojourn_cycles_sum.Add(sojourn_sum);
-    }
-    class_counters.depth.Set(queue.tail - queue.head);
-    if (!ceiling.unlimited()) class_counters.ceiling_tokens_bytes.Set(ceiling.tokens_bytes());
+  while (count < max_count) {
+    const ClassChoice choice = SelectClass();
+    if (choice.class_id == kNoClass) break;
+    const uint16_t sent = SendRun(choice, packets + count, max_count - count, now_tsc);
+    if (sent == 0) break;  // the port is out of tokens
+    count += sent;
   }
   if (!port_shaper_.unlimited())
     counters_->port_shaper_tokens_bytes.Set(port_shaper_.tokens_bytes());

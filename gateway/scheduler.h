@@ -1,6 +1,7 @@
 // Per-class bounded FIFO queues, strict-priority dequeue behind a port shaper, with an
-// optional ceiling per class so a top class cannot starve the ones below it. Owned by
-// one worker lcore: no locks, no allocation after Init.
+// optional ceiling per class so a top class cannot starve the ones below it, and an
+// optional floor per class so no class with one starves under the ones above it. Owned
+// by one worker lcore: no locks, no allocation after Init.
 #pragma once
 
 #include <cstdint>
@@ -53,12 +54,12 @@ class StrictPriorityScheduler {
   uint16_t EnqueueBurst(rte_mbuf* const* packets, const uint8_t* class_ids,
                         const uint32_t* namespace_ids, uint16_t count, uint64_t now_tsc);
 
-  // Strict priority: a class is served only while every class above it is empty or held
-  // back by its ceiling. Stops when the port shaper runs out of tokens. Returns count.
+  // Floors first, then strict priority (see SelectClass). Stops when the port shaper runs
+  // out of tokens. Returns count.
   uint16_t DequeueBurst(rte_mbuf** packets, uint16_t max_count, uint64_t now_tsc);
 
-  // Applies the per-class ceilings of a new policy generation (worker calls this when
-  // it notices the generation change; cheap no-op otherwise).
+  // Applies the per-class ceilings and floors of a new policy generation (worker calls
+  // this when it notices the generation change; cheap no-op otherwise).
   void ApplyPolicy(const PolicySnapshot& snapshot, uint64_t now_tsc);
 
   // Frees every queued packet (shutdown past its drain deadline). Returns how many.
@@ -73,6 +74,25 @@ class StrictPriorityScheduler {
   const TokenBucket& port_shaper() const { return port_shaper_; }
 
  private:
+  static constexpr uint32_t kNoClass = DG_MAX_CLASSES;
+
+  // Why a class may send its head now: below its floor (served before strict priority),
+  // or the highest-priority class below its ceiling.
+  struct ClassChoice {
+    uint32_t class_id = kNoClass;
+    bool within_floor = false;
+  };
+
+  // The class whose head goes next: the first backlogged class, in priority order, with
+  // floor tokens for its head (and room under its ceiling); else the first backlogged
+  // class with room under its ceiling. O(classes), reads only.
+  ClassChoice SelectClass() const;
+
+  // Sends the chosen class's packets while it stays chosen for the same reason (no refill
+  // happens within a burst, so it cannot lose its turn to another class meanwhile).
+  // Returns how many; 0 only when the port shaper has no tokens for its head.
+  uint16_t SendRun(ClassChoice choice, rte_mbuf** packets, uint16_t max_count, uint64_t now_tsc);
+
   struct ClassQueue {
     std::unique_ptr<QueuedPacket[]> slots;
     uint32_t head = 0;  // free-running; index = head & mask
@@ -86,8 +106,10 @@ class StrictPriorityScheduler {
   ClassQueue queues_[DG_MAX_CLASSES];
   TokenBucket port_shaper_;
   TokenBucket class_ceilings_[DG_MAX_CLASSES];
+  TokenBucket class_floors_[DG_MAX_CLASSES];  // unlimited(): the class has no floor
   uint64_t applied_generation_ = 0;
   uint64_t applied_ceiling_bps_[DG_MAX_CLASSES] = {};  // as requested, before byte rounding
+  uint64_t applied_floor_bps_[DG_MAX_CLASSES] = {};
   uint64_t sojourn_bounds_cycles_[kSojournBucketCount];
 };
 

@@ -252,7 +252,8 @@ int Main(int argc, char** argv) {
   if (!InitializeBenchmark(rest)) return 2;
 
   InitEalOrDie("pipeline_bench", 256, 0, hugepages);
-  Result<PolicyInputs> inputs = pcap.empty() ? BuiltinInputs() : LoadPolicyInputs(priorities, pods);
+  Result<PolicyInputs> inputs =
+      pcap.empty() ? BuiltinInputs() : LoadPolicyInputs(priorities, pods, 0);
   if (!inputs) {
     std::fprintf(stderr, "pipeline_bench: %s\n", inputs.error().Message().c_str());
     return 1;
