@@ -102,6 +102,74 @@ uint16_t StrictPriorityScheduler::EnqueueBurst(rte_mbuf* const* packets, const u
   return queued;
 }
 
+uint16_t StrictPriorityScheduler::CutThroughBurst(rte_mbuf* const* packets,
+                                                  const uint8_t* class_ids,
+                                                  const uint32_t* namespace_ids, uint16_t count,
+                                                  uint64_t now_tsc, rte_mbuf** out) {
+  if (count == 0) return 0;
+  for (const ClassQueue& queue : queues_) {
+    if (queue.head != queue.tail) return 0;
+  }
+  uint32_t class_frames[DG_MAX_CLASSES] = {};
+  uint64_t class_bytes[DG_MAX_CLASSES] = {};
+  uint32_t class_wire_bytes[DG_MAX_CLASSES] = {};  // a burst is at most 256 x 64 KiB
+  uint32_t total_wire_bytes = 0;
+  for (uint16_t i = 0; i < count; ++i) {
+    const uint32_t class_id = class_ids[i] < DG_MAX_CLASSES ? class_ids[i] : DG_MAX_CLASSES - 1;
+    const uint32_t frame_length = rte_pktmbuf_pkt_len(packets[i]);
+    const uint32_t wire_bytes = WireBytes(frame_length, config_.framing_overhead_bytes);
+    ++class_frames[class_id];
+    class_bytes[class_id] += frame_length;
+    class_wire_bytes[class_id] += wire_bytes;
+    total_wire_bytes += wire_bytes;
+  }
+  port_shaper_.Refill(now_tsc);
+  if (!port_shaper_.CanSend(total_wire_bytes)) return 0;
+  uint32_t classes_in_burst = 0;
+  bool any_floor = false;
+  for (uint32_t c = 0; c < DG_MAX_CLASSES; ++c) {
+    if (class_frames[c] == 0) continue;
+    ++classes_in_burst;
+    class_ceilings_[c].Refill(now_tsc);
+    if (!class_ceilings_[c].CanSend(class_wire_bytes[c])) return 0;
+    TokenBucket& floor = class_floors_[c];
+    if (floor.unlimited()) continue;
+    any_floor = true;
+    floor.Refill(now_tsc);
+    if (!floor.CanSend(class_wire_bytes[c])) return 0;
+  }
+  if (any_floor && classes_in_burst > 1) return 0;
+
+  // Committed: from here on the burst is sent, exactly as the queued path would.
+  port_shaper_.Consume(total_wire_bytes);
+  uint16_t next_slot[DG_MAX_CLASSES];
+  uint16_t slot = 0;
+  for (uint32_t c = 0; c < DG_MAX_CLASSES; ++c) {
+    next_slot[c] = slot;
+    slot = static_cast<uint16_t>(slot + class_frames[c]);
+    if (class_frames[c] == 0) continue;
+    class_ceilings_[c].Consume(class_wire_bytes[c]);
+    if (!class_floors_[c].unlimited()) class_floors_[c].Consume(class_wire_bytes[c]);
+    ClassCounters& class_counters = counters_->classes[c];
+    class_counters.packets.Add(class_frames[c]);
+    class_counters.bytes.Add(class_bytes[c]);
+    class_counters.sojourn_buckets[0].Add(class_frames[c]);
+    if (!class_ceilings_[c].unlimited()) {
+      class_counters.ceiling_tokens_bytes.Set(class_ceilings_[c].tokens_bytes());
+    }
+  }
+  for (uint16_t i = 0; i < count; ++i) {
+    const uint32_t class_id = class_ids[i] < DG_MAX_CLASSES ? class_ids[i] : DG_MAX_CLASSES - 1;
+    const uint32_t namespace_id = namespace_ids[i] % DG_MAX_NAMESPACES;
+    counters_->namespace_packets[namespace_id].Increment();
+    counters_->namespace_bytes[namespace_id].Add(rte_pktmbuf_pkt_len(packets[i]));
+    out[next_slot[class_id]++] = packets[i];
+  }
+  if (!port_shaper_.unlimited())
+    counters_->port_shaper_tokens_bytes.Set(port_shaper_.tokens_bytes());
+  return count;
+}
+
 StrictPriorityScheduler::ClassChoice StrictPriorityScheduler::SelectClass() const {
   ClassChoice by_priority;
   for (uint32_t class_id = 0; class_id < DG_MAX_CLASSES; ++class_id) {

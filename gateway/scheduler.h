@@ -54,6 +54,17 @@ class StrictPriorityScheduler {
   uint16_t EnqueueBurst(rte_mbuf* const* packets, const uint8_t* class_ids,
                         const uint32_t* namespace_ids, uint16_t count, uint64_t now_tsc);
 
+  // The uncongested shortcut: when every queue is empty and the port shaper and the
+  // ceilings have tokens for the whole burst, writes it to `out` in the order
+  // EnqueueBurst + DequeueBurst would (by class, arrival order within a class), with the
+  // same counters (sojourn 0; peak depth untouched: these frames never wait) and returns
+  // `count`. Otherwise returns 0 and touches nothing: the caller enqueues as usual. A
+  // burst of several classes, one of them with a floor, always takes the queue (the floor
+  // could reorder it).
+  uint16_t CutThroughBurst(rte_mbuf* const* packets, const uint8_t* class_ids,
+                           const uint32_t* namespace_ids, uint16_t count, uint64_t now_tsc,
+                           rte_mbuf** out);
+
   // Floors first, then strict priority (see SelectClass). Stops when the port shaper runs
   // out of tokens. Returns count.
   uint16_t DequeueBurst(rte_mbuf** packets, uint16_t max_count, uint64_t now_tsc);

@@ -21,6 +21,8 @@ SHAPER_MBIT = 200
 # iperf3 counts TCP payload; the shaper counts wire bytes. MTU 1500 with timestamps:
 # 1448 payload bytes per 1514-byte frame + 24 bytes of framing = 1538 on the wire.
 TCP_WIRE_PER_GOODPUT = 1538 / 1448
+# The flood's 1400-byte UDP payloads: + 8 UDP + 20 IPv4 + 14 Ethernet + 24 framing.
+UDP_WIRE_PER_GOODPUT = 1466 / 1400
 DIAGNOSTIC_SHAPER_BURST = "512KiB"  # ~21 ms at 200 Mbit/s instead of the derived 1 ms
 
 
@@ -29,7 +31,7 @@ class NetnsSections:
 
     def node_args(self) -> argparse.Namespace:
         return argparse.Namespace(
-            prefix=None, keep=False, lcores="0-1", forwarder="gateway",
+            prefix=self.args.netns_prefix, keep=False, lcores="0-1", forwarder="gateway",
             gateway_binary=self.binary("gateway", "dscp-gateway"), shaper_mbit=0, forwarder_rt=self.args.forwarder_rt,
             traffic_cpus=None, duration=self.profile["afxdp_duration"], no_flood=True, flood_mbit=2 * SHAPER_MBIT,
             repeat=1, rtt_probe_hz=0, mode_list=["priority", "kernel"], json_out=None, shaper_burst=None,
@@ -148,7 +150,7 @@ class NetnsSections:
         return out
 
     def section_congestion(self) -> None:
-        modes = ["priority", "fifo", KERNEL_MODE]
+        modes = ["priority", "floor", "fifo", KERNEL_MODE]
         report: dict = {}
 
         def body(node):
@@ -189,6 +191,7 @@ class NetnsSections:
         for r in [c[m] for m in modes] + list(c.get("diagnostics", {}).values()):
             r["high_share_of_shaper"] = ratio(r.get("high_bps"), c["shaper_bps"])
             r["high_wire_share_of_shaper"] = ratio((r.get("high_bps") or 0) * TCP_WIRE_PER_GOODPUT, c["shaper_bps"])
+            r["low_wire_share_of_shaper"] = ratio((r.get("low_bps") or 0) * UDP_WIRE_PER_GOODPUT, c["shaper_bps"])
         c["ratio_priority_to_kernel"] = ratio(c["priority"].get("high_bps"), c["kernel"].get("high_bps"))
         self.results["congestion"] = c
 

@@ -189,8 +189,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--flood-mbit", type=int, default=None, help="UDP flood rate (default 2x the shaper)")
     ap.add_argument("--no-flood", action="store_true", help="TCP alone, for a baseline")
     ap.add_argument("--modes", default="priority,fifo",
-                    help="comma list of priority, fifo (through --forwarder) and kernel (no forwarder: "
-                         "bridge + iptables DSCP + HTB, the seed's approach) (default %(default)s)")
+                    help="comma list of priority, floor (priority with a 10%% floor for scavenger), fifo "
+                         "(through --forwarder) and kernel (no forwarder: bridge + iptables DSCP + HTB, the "
+                         "seed's approach) (default %(default)s)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="measurements per mode with the same forwarder; results are medians (default %(default)s)")
     ap.add_argument("--shaper-burst", default=None,
@@ -215,7 +216,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.gateway_binary = os.path.abspath(args.gateway_binary)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not modes or any(m not in MODES for m in modes):
-        ap.error("--modes takes priority, fifo and/or kernel")
+        ap.error(f"--modes takes {', '.join(MODES)}")
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
     args.mode_list = modes
