@@ -8,6 +8,10 @@
 //   classify_mark      the whole ClassifyAndMarkBurst (fragments, counters, DSCP rewrite)
 //   classify_sched     + StrictPriorityScheduler enqueue and dequeue (unshaped)
 //   classify_shaper    + the port shaper (rate 1 Tbit/s: always has tokens, never blocks)
+//   classify_cut_through  classify_shaper as the worker runs it uncongested: the queues are
+//                      empty and the shaper has tokens, so CutThroughBurst skips the
+//                      enqueue/dequeue round trip (an alternative to classify_shaper, not
+//                      a stage on top of it)
 //
 // Traffic: --pcap FILE --priorities CONFIGMAP --pods PODLIST (perf/gen_traffic.py writes
 // all three), else a built-in mix of the same kinds (IPv4, IPv6, VLAN, VXLAN; 64-1500 B;
@@ -221,6 +225,29 @@ void ClassifySchedule(benchmark::State& state, uint64_t port_rate_bps) {
   if (lost || scheduler.TotalDepth() != 0) state.SkipWithError("the scheduler held packets back");
 }
 
+void ClassifyCutThrough(benchmark::State& state) {
+  uint8_t class_ids[kBurst];
+  uint32_t namespace_ids[kBurst];
+  rte_mbuf* out[kBurst];
+  PipelineContext& context = *fixture->datapath->pipeline;
+  SchedulerConfig config;
+  config.queue_depth = 1024;
+  config.port_rate_bps = 1'000'000'000'000ULL;
+  config.tsc_hz = TscHz();
+  StrictPriorityScheduler scheduler(config, context.counters, rte_rdtsc());
+  bool declined = false;
+  RunStage(state, [&](rte_mbuf* const* burst) {
+    const uint64_t now = rte_rdtsc();
+    const PolicySnapshot* policy = context.policy->load(std::memory_order_acquire);
+    ClassifyAndMarkBurst(context, *policy, burst, kBurst, class_ids, namespace_ids);
+    scheduler.ApplyPolicy(*policy, now);
+    if (scheduler.CutThroughBurst(burst, class_ids, namespace_ids, kBurst, now, out) != kBurst)
+      declined = true;
+    benchmark::DoNotOptimize(out);
+  });
+  if (declined) state.SkipWithError("the scheduler declined to cut through");
+}
+
 int Main(int argc, char** argv) {
   const bool hugepages = TakeHugeFlag(&argc, argv);
   std::string pcap, priorities, pods;
@@ -304,6 +331,7 @@ int Main(int argc, char** argv) {
                                [](benchmark::State& s) { ClassifySchedule(s, 0); });
   benchmark::RegisterBenchmark(
       "classify_shaper", [](benchmark::State& s) { ClassifySchedule(s, 1'000'000'000'000ULL); });
+  benchmark::RegisterBenchmark("classify_cut_through", ClassifyCutThrough);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
 

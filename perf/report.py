@@ -55,7 +55,7 @@ def plots(out: str, r: dict) -> list[tuple[str, str]]:
     if p.get("cycles_per_packet"):
         c = p["cycles_per_packet"]
         stages = [s for s in ["baseline_macswap", "parse", "parse_lookup", "classify_mark", "classify_sched",
-                              "classify_shaper"] if s in c]
+                              "classify_shaper", "classify_cut_through"] if s in c]
         fig, ax = plt.subplots(figsize=(7, 3.6))
         ax.bar(range(len(stages)), [c[s] for s in stages],
                color=["#7f8c8d"] + ["#c0392b"] * (len(stages) - 1))
