@@ -201,7 +201,8 @@ void ClassifyMark(benchmark::State& state) {
   });
 }
 
-void ClassifySchedule(benchmark::State& state, uint64_t port_rate_bps) {
+// `cut_through`: the worker's uncongested path, CutThroughBurst instead of the queue.
+void ClassifySchedule(benchmark::State& state, uint64_t port_rate_bps, bool cut_through) {
   uint8_t class_ids[kBurst];
   uint32_t namespace_ids[kBurst];
   rte_mbuf* out[kBurst];
@@ -217,35 +218,17 @@ void ClassifySchedule(benchmark::State& state, uint64_t port_rate_bps) {
     const PolicySnapshot* policy = context.policy->load(std::memory_order_acquire);
     ClassifyAndMarkBurst(context, *policy, burst, kBurst, class_ids, namespace_ids);
     scheduler.ApplyPolicy(*policy, now);
-    scheduler.EnqueueBurst(burst, class_ids, namespace_ids, kBurst, now);
-    // Everything queued comes straight back: the fixture's mbufs are reused, never freed.
-    if (scheduler.DequeueBurst(out, kBurst, now) != kBurst) lost = true;
+    if (cut_through) {
+      if (scheduler.CutThroughBurst(burst, class_ids, namespace_ids, kBurst, now, out) != kBurst)
+        lost = true;
+    } else {
+      scheduler.EnqueueBurst(burst, class_ids, namespace_ids, kBurst, now);
+      // Everything queued comes straight back: the fixture's mbufs are reused, never freed.
+      if (scheduler.DequeueBurst(out, kBurst, now) != kBurst) lost = true;
+    }
     benchmark::DoNotOptimize(out);
   });
   if (lost || scheduler.TotalDepth() != 0) state.SkipWithError("the scheduler held packets back");
-}
-
-void ClassifyCutThrough(benchmark::State& state) {
-  uint8_t class_ids[kBurst];
-  uint32_t namespace_ids[kBurst];
-  rte_mbuf* out[kBurst];
-  PipelineContext& context = *fixture->datapath->pipeline;
-  SchedulerConfig config;
-  config.queue_depth = 1024;
-  config.port_rate_bps = 1'000'000'000'000ULL;
-  config.tsc_hz = TscHz();
-  StrictPriorityScheduler scheduler(config, context.counters, rte_rdtsc());
-  bool declined = false;
-  RunStage(state, [&](rte_mbuf* const* burst) {
-    const uint64_t now = rte_rdtsc();
-    const PolicySnapshot* policy = context.policy->load(std::memory_order_acquire);
-    ClassifyAndMarkBurst(context, *policy, burst, kBurst, class_ids, namespace_ids);
-    scheduler.ApplyPolicy(*policy, now);
-    if (scheduler.CutThroughBurst(burst, class_ids, namespace_ids, kBurst, now, out) != kBurst)
-      declined = true;
-    benchmark::DoNotOptimize(out);
-  });
-  if (declined) state.SkipWithError("the scheduler declined to cut through");
 }
 
 int Main(int argc, char** argv) {
@@ -328,10 +311,13 @@ int Main(int argc, char** argv) {
   benchmark::RegisterBenchmark("parse_lookup", ParseLookup);
   benchmark::RegisterBenchmark("classify_mark", ClassifyMark);
   benchmark::RegisterBenchmark("classify_sched",
-                               [](benchmark::State& s) { ClassifySchedule(s, 0); });
-  benchmark::RegisterBenchmark(
-      "classify_shaper", [](benchmark::State& s) { ClassifySchedule(s, 1'000'000'000'000ULL); });
-  benchmark::RegisterBenchmark("classify_cut_through", ClassifyCutThrough);
+                               [](benchmark::State& s) { ClassifySchedule(s, 0, false); });
+  benchmark::RegisterBenchmark("classify_shaper", [](benchmark::State& s) {
+    ClassifySchedule(s, 1'000'000'000'000ULL, false);
+  });
+  benchmark::RegisterBenchmark("classify_cut_through", [](benchmark::State& s) {
+    ClassifySchedule(s, 1'000'000'000'000ULL, true);
+  });
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
 

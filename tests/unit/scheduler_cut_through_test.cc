@@ -27,6 +27,14 @@ class SchedulerCutThroughTest : public SchedulerTest {
                                        static_cast<uint16_t>(burst.size()), now_tsc, out_.data());
   }
 
+  void MakeSchedulerWithAFloorForClass3() {
+    MakeScheduler(Config(64, 0, 0));
+    PolicySnapshot snapshot;
+    snapshot.generation = 1;
+    snapshot.class_floor_bps[3] = kEightMbit;
+    scheduler_->ApplyPolicy(snapshot, kStartTsc);
+  }
+
   std::vector<rte_mbuf*> out_;
 };
 
@@ -110,22 +118,14 @@ TEST_F(SchedulerCutThroughTest, DeclinesAtAClassCeiling) {
 }
 
 TEST_F(SchedulerCutThroughTest, DeclinesAMixedBurstWhenOneOfItsClassesHasAFloor) {
-  MakeScheduler(Config(64, 0, 0));
-  PolicySnapshot snapshot;
-  snapshot.generation = 1;
-  snapshot.class_floor_bps[3] = kEightMbit;
-  scheduler_->ApplyPolicy(snapshot, kStartTsc);
+  MakeSchedulerWithAFloorForClass3();
   const std::vector<rte_mbuf*> burst = MakeBurst(kMixedClasses.size());
   EXPECT_EQ(CutThrough(burst, kMixedClasses, kMixedNamespaces), 0);
   FreeAll(burst);
 }
 
 TEST_F(SchedulerCutThroughTest, SendsABurstOfOneFlooredClass) {
-  MakeScheduler(Config(64, 0, 0));
-  PolicySnapshot snapshot;
-  snapshot.generation = 1;
-  snapshot.class_floor_bps[3] = kEightMbit;
-  scheduler_->ApplyPolicy(snapshot, kStartTsc);
+  MakeSchedulerWithAFloorForClass3();
   const std::vector<rte_mbuf*> burst = MakeBurst(2);
   EXPECT_EQ(CutThrough(burst, {3, 3}, {1, 1}), 2);
   EXPECT_EQ(counters_->classes[3].packets.Load(), 2u);
