@@ -191,7 +191,8 @@ class NetnsSections:
         for r in [c[m] for m in modes] + list(c.get("diagnostics", {}).values()):
             r["high_share_of_shaper"] = ratio(r.get("high_bps"), c["shaper_bps"])
             r["high_wire_share_of_shaper"] = ratio((r.get("high_bps") or 0) * TCP_WIRE_PER_GOODPUT, c["shaper_bps"])
-            r["low_wire_share_of_shaper"] = ratio((r.get("low_bps") or 0) * UDP_WIRE_PER_GOODPUT, c["shaper_bps"])
+            r["low_wire_share_of_shaper"] = ratio((r.get("low_bps_while_high_sends") or 0) * UDP_WIRE_PER_GOODPUT,
+                                                  c["shaper_bps"])
         c["ratio_priority_to_kernel"] = ratio(c["priority"].get("high_bps"), c["kernel"].get("high_bps"))
         self.results["congestion"] = c
 

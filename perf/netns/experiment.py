@@ -154,7 +154,20 @@ def measure(node: VirtualNode, mode: str) -> dict:
             node.stop(probe)
     res["intervals"] = {"high": intervals(node.read_log(f"server-tcp-{mode}"), t_tcp - t_flood),
                         "low": [] if a.no_flood else intervals(node.read_log(f"server-udp-{mode}"), 0.0)}
+    res["low_bps_while_high_sends"] = rate_while_sending(res["intervals"]["low"], res["intervals"]["high"])
     return res
+
+
+def rate_while_sending(low: list, high: list) -> float | None:
+    """Mean flood rate over the flood's intervals that lie inside the TCP flow's full
+    one-second intervals: low_bps's window runs until the TCP client returns, which
+    includes its result exchange after the flow stopped sending and gave the flood the port."""
+    full = [iv for iv in high if iv[1] - iv[0] >= 0.9]
+    if not full:
+        return None
+    start, end = full[0][0], full[-1][1]
+    inside = [iv[2] for iv in low if start <= iv[0] and iv[1] <= end]
+    return sum(inside) / len(inside) if inside else None
 
 
 def preflight(args) -> None:
