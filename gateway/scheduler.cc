@@ -165,6 +165,7 @@ uint16_t StrictPriorityScheduler::CutThroughBurst(rte_mbuf* const* packets,
     counters_->namespace_bytes[namespace_id].Add(rte_pktmbuf_pkt_len(packets[i]));
     out[next_slot[class_id]++] = packets[i];
   }
+  counters_->cut_through_packets.Add(count);
   if (!port_shaper_.unlimited())
     counters_->port_shaper_tokens_bytes.Set(port_shaper_.tokens_bytes());
   return count;

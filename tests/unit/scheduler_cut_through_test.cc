@@ -45,6 +45,7 @@ TEST_F(SchedulerCutThroughTest, SendsTheBurstInTheOrderTheQueuedPathWould) {
   const std::vector<rte_mbuf*> expected = {burst[1], burst[3], burst[5],
                                            burst[0], burst[4], burst[2]};
   EXPECT_EQ(out_, expected);
+  EXPECT_EQ(counters_->cut_through_packets.Load(), burst.size());
   FreeAll(burst);
 }
 
@@ -85,6 +86,7 @@ TEST_F(SchedulerCutThroughTest, DeclinesWhileAnythingIsQueued) {
   const std::vector<rte_mbuf*> burst = MakeBurst(1);
   EXPECT_EQ(CutThrough(burst, {0}, {1}), 0);
   EXPECT_EQ(counters_->classes[0].packets.Load(), 0u);
+  EXPECT_EQ(counters_->cut_through_packets.Load(), 0u);
   EXPECT_EQ(counters_->namespace_packets[1].Load(), 1u);  // the queued frame only
   FreeAll(burst);
   scheduler_->DiscardAll();
