@@ -23,8 +23,8 @@ ControlPlane::ControlPlane(boost::asio::io_context& io, const GatewayConfig& con
       ports_(ports),
       tsc_hz_(tsc_hz),
       clock_(std::move(clock)),
-      policy_sources_(config.priorities_path, config.pods_path, datapath, class_history_,
-                      clock_.wall),
+      policy_sources_(config.priorities_path, config.pods_path, config.shaper_rate_bps, datapath,
+                      class_history_, clock_.wall),
       heartbeat_(clock_.steady(), kTickInterval),
       loop_(io, kTickInterval,
             ControlLoopCallbacks{.stop = std::move(request_stop),
@@ -182,7 +182,8 @@ boost::json::object ControlPlane::PolicyDocument() const {
   for (const TrafficClass& traffic_class : policy.classes) {
     classes.push_back(boost::json::object{{"name", traffic_class.name},
                                           {"dscp", traffic_class.dscp},
-                                          {"max_rate_bps", traffic_class.max_rate_bps}});
+                                          {"max_rate_bps", traffic_class.max_rate_bps},
+                                          {"min_rate_bps", traffic_class.min_rate_bps}});
   }
   boost::json::object namespaces;
   for (const auto& [name, class_id] : policy.exact_namespaces)

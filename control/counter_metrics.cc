@@ -85,7 +85,8 @@ boost::json::object StatsJson(const MetricSnapshot& snapshot, const PriorityPoli
   boost::json::array classes;
   for (const TrafficClass& traffic_class : policy.classes) {
     classes.push_back(boost::json::object{{"name", traffic_class.name},
-                                          {"max_rate_bps", traffic_class.max_rate_bps}});
+                                          {"max_rate_bps", traffic_class.max_rate_bps},
+                                          {"min_rate_bps", traffic_class.min_rate_bps}});
   }
   base["classes"] = std::move(classes);
   base["namespaces"] = boost::json::array();

@@ -47,6 +47,8 @@
     "fragment_cache_hits", "non-first fragments marked like their first fragment")               \
   X(heartbeat, kCounter, "dscp_gateway_worker_heartbeat_total", "heartbeat",                     \
     "worker loop iterations; /healthz watches it advance")                                       \
+  X(cut_through_packets, kCounter, "dscp_gateway_worker_cut_through_packets_total",              \
+    "cut_through_packets", "frames sent without queueing: every queue empty, tokens to spare")    \
   X(port_shaper_tokens_bytes, kGauge, "dscp_gateway_shaper_tokens_bytes", "shaper.tokens_bytes", \
     "Tokens left in the port shaper.")
 

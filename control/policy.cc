@@ -179,11 +179,18 @@ std::optional<ConfigError> ParseClassQueueSettings(const YAML::Node& class_node,
   return std::nullopt;
 }
 
+std::optional<ConfigError> ParseClassRates(const YAML::Node& class_node,
+                                           const std::string& class_path, uint64_t shaper_rate_bps,
+                                           const ErrorReporter& error, TrafficClass& traffic_class);
+std::optional<ConfigError> CheckFloorsFit(const std::vector<TrafficClass>& classes,
+                                          uint64_t shaper_rate_bps, const ErrorReporter& error);
+
 Result<TrafficClass> ParseClass(const YAML::Node& class_node, const std::string& class_path,
-                                const ErrorReporter& error) {
+                                uint64_t shaper_rate_bps, const ErrorReporter& error) {
   if (!class_node.IsMap()) return error(class_path, "expected a mapping with name and dscp");
-  if (auto key_error = CheckMappingKeys(class_node, class_path,
-                                        {"name", "dscp", "maxRate", "aqm", "queueLimit"}, error)) {
+  if (auto key_error = CheckMappingKeys(
+          class_node, class_path, {"name", "dscp", "maxRate", "minRate", "aqm", "queueLimit"},
+          error)) {
     return *key_error;
   }
 
@@ -202,14 +209,9 @@ Result<TrafficClass> ParseClass(const YAML::Node& class_node, const std::string&
   if (!dscp) return dscp.error();
   traffic_class.dscp = *dscp;
 
-  const YAML::Node max_rate = class_node["maxRate"];
-  if (max_rate.IsDefined() && !max_rate.IsNull()) {
-    const std::string rate_path = ChildPath(class_path, "maxRate");
-    auto rate_text = ScalarString(max_rate, rate_path, error);
-    if (!rate_text) return rate_text.error();
-    auto rate = ParseRateBps(*rate_text, "", rate_path);
-    if (!rate) return error(rate_path, rate.error().reason);
-    traffic_class.max_rate_bps = *rate;
+  if (auto rate_error =
+          ParseClassRates(class_node, class_path, shaper_rate_bps, error, traffic_class)) {
+    return *rate_error;
   }
   if (auto queue_error =
           ParseClassQueueSettings(class_node, class_path, error, traffic_class.queue)) {
@@ -218,7 +220,8 @@ Result<TrafficClass> ParseClass(const YAML::Node& class_node, const std::string&
   return traffic_class;
 }
 
-Result<std::vector<TrafficClass>> ParseClasses(const YAML::Node& root, const ErrorReporter& error) {
+Result<std::vector<TrafficClass>> ParseClasses(const YAML::Node& root, uint64_t shaper_rate_bps,
+                                               const ErrorReporter& error) {
   const YAML::Node classes = root["classes"];
   if (!classes.IsDefined() || classes.IsNull()) {
     return error("classes", "missing; list the traffic classes, highest priority first");
@@ -234,7 +237,7 @@ Result<std::vector<TrafficClass>> ParseClasses(const YAML::Node& root, const Err
   std::set<std::string> names;
   for (size_t index = 0; index < classes.size(); ++index) {
     const std::string class_path = IndexPath("classes", index);
-    auto traffic_class = ParseClass(classes[index], class_path, error);
+    auto traffic_class = ParseClass(classes[index], class_path, shaper_rate_bps, error);
     if (!traffic_class) return traffic_class.error();
     if (!names.insert(traffic_class->name).second) {
       return error(ChildPath(class_path, "name"),
@@ -242,6 +245,7 @@ Result<std::vector<TrafficClass>> ParseClasses(const YAML::Node& root, const Err
     }
     parsed.push_back(std::move(*traffic_class));
   }
+  if (auto floor_error = CheckFloorsFit(parsed, shaper_rate_bps, error)) return *floor_error;
   return parsed;
 }
 
@@ -325,6 +329,7 @@ std::optional<ConfigError> ParseNamespaces(const YAML::Node& root, PriorityPolic
 
 // `document_text` is the priorities document itself (already unwrapped from any ConfigMap).
 Result<PriorityPolicy> ParsePrioritiesDocument(std::string_view document_text,
+                                               uint64_t shaper_rate_bps,
                                                const ErrorReporter& error) {
   auto loaded = LoadYamlAt(document_text, "", error);
   if (!loaded) return loaded.error();
@@ -338,7 +343,7 @@ Result<PriorityPolicy> ParsePrioritiesDocument(std::string_view document_text,
   }
 
   PriorityPolicy policy;
-  auto classes = ParseClasses(root, error);
+  auto classes = ParseClasses(root, shaper_rate_bps, error);
   if (!classes) return classes.error();
   policy.classes = std::move(*classes);
 
@@ -379,14 +384,15 @@ Result<std::string> ExtractFromConfigMap(const YAML::Node& config_map, const Err
   return StringValue(document.Scalar());
 }
 
-Result<PriorityPolicy> ParsePrioritiesUnchecked(std::string_view text, const std::string& source) {
+Result<PriorityPolicy> ParsePrioritiesUnchecked(std::string_view text, const std::string& source,
+                                                uint64_t shaper_rate_bps) {
   const ErrorReporter top_level(source, "");
   auto loaded = LoadYamlAt(text, "", top_level);
   if (!loaded) return loaded.error();
   const YAML::Node root = *loaded;
 
   const bool has_kind = root.IsMap() && root["kind"].IsDefined();
-  if (!has_kind) return ParsePrioritiesDocument(text, top_level);
+  if (!has_kind) return ParsePrioritiesDocument(text, shaper_rate_bps, top_level);
 
   const YAML::Node kind = root["kind"];
   if (!kind.IsScalar() || kind.Scalar() != "ConfigMap") {
@@ -394,7 +400,7 @@ Result<PriorityPolicy> ParsePrioritiesUnchecked(std::string_view text, const std
   }
   auto document = ExtractFromConfigMap(root, top_level);
   if (!document) return document.error();
-  return ParsePrioritiesDocument(*document,
+  return ParsePrioritiesDocument(*document, shaper_rate_bps,
                                  ErrorReporter(source, std::string(kEmbeddedDocumentPath)));
 }
 
@@ -422,6 +428,99 @@ std::optional<DecimalNumber> SplitDecimal(std::string_view number) {
 
 char ToLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
+// Class rates (minRate, maxRate): bits per second as ParseRateBps reads them, or a share of
+// shaper.rate written "10%" or "12.5%" (at most two decimals), resolved here so the datapath
+// only ever sees bit/s.
+constexpr uint64_t kBasisPointsPerWhole = 10000;  // 100.00%
+
+std::optional<uint64_t> ParsePercentBasisPoints(std::string_view number) {
+  const auto decimal = SplitDecimal(number);
+  if (!decimal || decimal->integer_digits.size() > 3 || decimal->fraction_digits.size() > 2) {
+    return std::nullopt;
+  }
+  uint64_t basis_points = 0;
+  for (char digit : decimal->integer_digits) basis_points = basis_points * 10 + (digit - '0');
+  basis_points *= 100;
+  uint64_t weight = 10;
+  for (char digit : decimal->fraction_digits) {
+    basis_points += static_cast<uint64_t>(digit - '0') * weight;
+    weight /= 10;
+  }
+  return basis_points;
+}
+
+// 0 when the key is absent or null, which is the same as writing 0: no floor, no ceiling.
+Result<uint64_t> ParseClassRate(const YAML::Node& class_node, std::string_view key,
+                                const std::string& class_path, uint64_t shaper_rate_bps,
+                                const ErrorReporter& error) {
+  const std::string path = ChildPath(class_path, std::string(key));
+  const YAML::Node node = class_node[std::string(key)];
+  if (!node.IsDefined() || node.IsNull()) return uint64_t{0};
+  auto text = ScalarString(node, path, error);
+  if (!text) return text.error();
+  if (!text->ends_with('%')) {
+    auto rate = ParseRateBps(*text, "", path);
+    if (!rate) return error(path, rate.error().reason);
+    return *rate;
+  }
+  const auto basis_points =
+      ParsePercentBasisPoints(std::string_view(*text).substr(0, text->size() - 1));
+  if (!basis_points) {
+    return error(path, Quoted(*text) +
+                           " is not a percentage; expected 0-100 with at most two decimals, "
+                           "such as 10% or 12.5%");
+  }
+  if (*basis_points > kBasisPointsPerWhole) return error(path, Quoted(*text) + " is above 100%");
+  if (shaper_rate_bps == 0) {
+    return error(path, Quoted(*text) +
+                           " is a share of shaper.rate, but the gateway is unshaped; set "
+                           "shaper.rate in the gateway config or write the rate in bit/s");
+  }
+  // Split so the product cannot overflow: basis_points <= 10000.
+  return shaper_rate_bps / kBasisPointsPerWhole * *basis_points +
+         shaper_rate_bps % kBasisPointsPerWhole * *basis_points / kBasisPointsPerWhole;
+}
+
+std::optional<ConfigError> ParseClassRates(const YAML::Node& class_node,
+                                           const std::string& class_path, uint64_t shaper_rate_bps,
+                                           const ErrorReporter& error,
+                                           TrafficClass& traffic_class) {
+  auto max_rate = ParseClassRate(class_node, "maxRate", class_path, shaper_rate_bps, error);
+  if (!max_rate) return max_rate.error();
+  auto min_rate = ParseClassRate(class_node, "minRate", class_path, shaper_rate_bps, error);
+  if (!min_rate) return min_rate.error();
+  if (*max_rate != 0 && *min_rate > *max_rate) {
+    return error(ChildPath(class_path, "minRate"),
+                 std::to_string(*min_rate) + " bit/s is above the class's maxRate (" +
+                     std::to_string(*max_rate) + " bit/s); a floor cannot exceed the ceiling");
+  }
+  traffic_class.max_rate_bps = *max_rate;
+  traffic_class.min_rate_bps = *min_rate;
+  return std::nullopt;
+}
+
+// Floors are promises the port must be able to keep all at once. Unshaped, the port's rate
+// is unknown here, so only percentages (already refused without a shaper) could be checked.
+std::optional<ConfigError> CheckFloorsFit(const std::vector<TrafficClass>& classes,
+                                          uint64_t shaper_rate_bps, const ErrorReporter& error) {
+  if (shaper_rate_bps == 0) return std::nullopt;
+  uint64_t floors = 0;
+  for (size_t index = 0; index < classes.size(); ++index) {
+    const bool overflow = __builtin_add_overflow(floors, classes[index].min_rate_bps, &floors);
+    if (overflow || floors > shaper_rate_bps) {
+      const double share = 100.0 * (overflow ? static_cast<double>(UINT64_MAX) : floors) /
+                           static_cast<double>(shaper_rate_bps);
+      char share_text[32];
+      std::snprintf(share_text, sizeof(share_text), "%.2f%%", share);
+      return error(ChildPath(IndexPath("classes", index), "minRate"),
+                   std::string("the floors of the classes up to this one add up to ") + share_text +
+                       " of shaper.rate (" + std::to_string(shaper_rate_bps) +
+                       " bit/s); together they may take at most 100%");
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 uint32_t PriorityPolicy::ClassForNamespace(std::string_view namespace_name,
@@ -445,12 +544,16 @@ uint32_t PriorityPolicy::ClassForNamespace(std::string_view namespace_name,
   return longest_match.value_or(default_class);
 }
 
-Result<PriorityPolicy> ParsePriorities(std::string_view text, const std::string& source) {
-  return ParseGuarded(source, [&] { return ParsePrioritiesUnchecked(text, source); });
+Result<PriorityPolicy> ParsePriorities(std::string_view text, const std::string& source,
+                                       uint64_t shaper_rate_bps) {
+  return ParseGuarded(source,
+                      [&] { return ParsePrioritiesUnchecked(text, source, shaper_rate_bps); });
 }
 
-Result<PriorityPolicy> LoadPrioritiesFile(const std::string& path) {
-  return LoadFileWith(path, ParsePriorities);
+Result<PriorityPolicy> LoadPrioritiesFile(const std::string& path, uint64_t shaper_rate_bps) {
+  return LoadFileWith(path, [shaper_rate_bps](std::string_view text, const std::string& source) {
+    return ParsePriorities(text, source, shaper_rate_bps);
+  });
 }
 
 PriorityPolicy DefaultPriorityPolicy() {

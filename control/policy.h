@@ -19,6 +19,7 @@ struct TrafficClass {
   uint8_t dscp = 0;
   uint64_t max_rate_bps = 0;  // 0: no ceiling
   ClassQueueSettings queue;   // `aqm` and `queueLimit`
+  uint64_t min_rate_bps = 0;  // 0: no floor; served before strict priority up to this rate
 };
 
 struct PriorityPolicy {
@@ -37,8 +38,11 @@ struct PriorityPolicy {
 
 // `text` is either a whole ConfigMap (kind: ConfigMap, data.priorities.yaml holds the
 // policy) or the bare priorities document. `source` names the file for error messages.
-Result<PriorityPolicy> ParsePriorities(std::string_view text, const std::string& source);
-Result<PriorityPolicy> LoadPrioritiesFile(const std::string& path);
+// Class rates written as percentages are shares of `shaper_rate_bps` (the gateway config's
+// shaper.rate); with 0 (unshaped) a percentage is an error.
+Result<PriorityPolicy> ParsePriorities(std::string_view text, const std::string& source,
+                                       uint64_t shaper_rate_bps = 0);
+Result<PriorityPolicy> LoadPrioritiesFile(const std::string& path, uint64_t shaper_rate_bps = 0);
 
 // Policy used when none is configured: critical/high/standard/scavenger, nothing mapped.
 PriorityPolicy DefaultPriorityPolicy();

@@ -5,10 +5,11 @@
 namespace dg {
 
 PolicySources::PolicySources(std::string priorities_path, std::string pods_path,
-                             DatapathTables& datapath, ClassCounterHistory& history,
-                             WallClock wall_clock)
+                             uint64_t shaper_rate_bps, DatapathTables& datapath,
+                             ClassCounterHistory& history, WallClock wall_clock)
     : priorities_path_(std::move(priorities_path)),
       pods_path_(std::move(pods_path)),
+      shaper_rate_bps_(shaper_rate_bps),
       datapath_(datapath),
       history_(history),
       wall_clock_(std::move(wall_clock)) {
@@ -73,7 +74,7 @@ void PolicySources::ApplyPodsText(const std::string& text, const char* trigger) 
 
 void PolicySources::ApplyPrioritiesText(const std::string& text, const std::string& source,
                                         const char* trigger) {
-  auto policy = ParsePriorities(text, source);
+  auto policy = ParsePriorities(text, source, shaper_rate_bps_);
   if (!policy) {
     Reject(policy.error(), source, trigger);
     return;

@@ -34,8 +34,9 @@ class PolicySources {
  public:
   // What `datapath` runs now (loaded at startup from the same paths) is the baseline:
   // only a change to the files' contents reloads them.
-  PolicySources(std::string priorities_path, std::string pods_path, DatapathTables& datapath,
-                ClassCounterHistory& history, WallClock wall_clock);
+  // Class rates in percent are shares of `shaper_rate_bps` (gateway config shaper.rate).
+  PolicySources(std::string priorities_path, std::string pods_path, uint64_t shaper_rate_bps,
+                DatapathTables& datapath, ClassCounterHistory& history, WallClock wall_clock);
 
   // Precedence, decided once: a watched ConfigMap owns the priorities from the moment it
   // is watched (the file was only the starting point); the pod file, when configured,
@@ -66,6 +67,7 @@ class PolicySources {
 
   std::string priorities_path_;
   std::string pods_path_;
+  uint64_t shaper_rate_bps_;
   DatapathTables& datapath_;
   ClassCounterHistory& history_;
   WallClock wall_clock_;

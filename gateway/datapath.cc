@@ -89,12 +89,12 @@ Result<std::unique_ptr<Datapath>> BuildDatapath(const PolicyInputs& inputs,
 }
 
 Result<PolicyInputs> LoadPolicyInputs(const std::string& priorities_path,
-                                      const std::string& pods_path) {
+                                      const std::string& pods_path, uint64_t shaper_rate_bps) {
   PolicyInputs inputs;
   if (priorities_path.empty()) {
     inputs.policy = DefaultPriorityPolicy();
   } else {
-    auto policy = LoadPrioritiesFile(priorities_path);
+    auto policy = LoadPrioritiesFile(priorities_path, shaper_rate_bps);
     if (!policy) return policy.error();
     inputs.policy = std::move(*policy);
   }

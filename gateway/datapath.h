@@ -25,9 +25,10 @@ struct PolicyInputs {
 };
 
 // Loads the priorities ConfigMap and the PodList (either may be empty: default policy,
-// empty table). Nothing is touched on error.
+// empty table). Class rates in percent are shares of `shaper_rate_bps` (0: unshaped, and
+// percentages are errors). Nothing is touched on error.
 Result<PolicyInputs> LoadPolicyInputs(const std::string& priorities_path,
-                                      const std::string& pods_path);
+                                      const std::string& pods_path, uint64_t shaper_rate_bps);
 
 struct Datapath {
   Datapath() = default;

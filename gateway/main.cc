@@ -23,10 +23,12 @@ constexpr const char* kUsage = R"(usage:
       Validate the config and the policy files it names; exit 0 if good, 1 if not.
   dscp-gateway replay --priorities CONFIGMAP.yaml --pods PODS.json --in IN.pcap --out OUT.pcap
                       [--json] [--burst N] [--queue-depth N] [--vxlan-port P]... [--geneve-port P]...
+                      [--shaper-rate RATE]
       Run the same datapath over a capture (pcap or pcapng, Ethernet; no hugepages
       needed). Every frame is written out with its captured bytes, wire length and
       timestamp (backpressure, never tail drop; records up to 256 KiB); prints counts per
-      class, namespace and unclassified reason (--json: as one JSON object).
+      class, namespace and unclassified reason (--json: as one JSON object). --shaper-rate
+      is the shaper.rate that class rates written in percent refer to (replay does not shape).
   dscp-gateway node attach|detach|status ...   (dscp-gateway node --help)
   dscp-gateway --help | --version
 
@@ -102,8 +104,8 @@ int CheckedLoad(const std::string& config_path, dg::GatewayConfig* config,
     DG_LOG_ERROR("main", "invalid config: %s", loaded_config.error().Message().c_str());
     return 1;
   }
-  auto loaded_inputs =
-      dg::LoadPolicyInputs(loaded_config->priorities_path, loaded_config->pods_path);
+  auto loaded_inputs = dg::LoadPolicyInputs(
+      loaded_config->priorities_path, loaded_config->pods_path, loaded_config->shaper_rate_bps);
   if (!loaded_inputs) {
     DG_LOG_ERROR("main", "invalid policy: %s", loaded_inputs.error().Message().c_str());
     return 1;
@@ -142,6 +144,7 @@ int Replay(Flags& flags) {
   options.json = flags.TakeBool("--json");
   const std::string burst = flags.Take("--burst");
   const std::string depth = flags.Take("--queue-depth");
+  const std::string shaper_rate = flags.Take("--shaper-rate");
   const std::vector<std::string> vxlan_ports = flags.TakeAll("--vxlan-port");
   const std::vector<std::string> geneve_ports = flags.TakeAll("--geneve-port");
   if (std::string leftover = flags.Leftover(); !leftover.empty()) return UsageError(leftover);
@@ -157,6 +160,11 @@ int Replay(Flags& flags) {
     if (!ParseNumber(depth, 1, 65536, &number)) return UsageError("--queue-depth takes 1..65536");
     options.queue_depth = number;
   }
+  if (!shaper_rate.empty()) {
+    auto rate = dg::ParseRateBps(shaper_rate, "--shaper-rate", "");
+    if (!rate) return UsageError(rate.error().Message());
+    options.shaper_rate_bps = *rate;
+  }
   auto parse_ports = [&](const std::vector<std::string>& texts, std::vector<uint16_t>* ports) {
     if (texts.empty()) return true;
     ports->clear();
@@ -170,7 +178,8 @@ int Replay(Flags& flags) {
       !parse_ports(geneve_ports, &options.geneve_ports)) {
     return UsageError("overlay ports take 1..65535");
   }
-  auto inputs = dg::LoadPolicyInputs(options.priorities_path, options.pods_path);
+  auto inputs =
+      dg::LoadPolicyInputs(options.priorities_path, options.pods_path, options.shaper_rate_bps);
   if (!inputs) {
     DG_LOG_ERROR("main", "invalid policy: %s", inputs.error().Message().c_str());
     return 1;

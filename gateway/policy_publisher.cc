@@ -75,6 +75,7 @@ void PolicyPublisher::Publish() {
     snapshot->class_dscp[c] = policy_.classes[c].dscp;
     snapshot->class_ceiling_bps[c] = policy_.classes[c].max_rate_bps;
     snapshot->class_queue[c] = policy_.classes[c].queue;
+    snapshot->class_floor_bps[c] = policy_.classes[c].min_rate_bps;
   }
   for (uint32_t id = 0; id < DG_MAX_NAMESPACES; ++id) {
     snapshot->class_of_namespace[id] = static_cast<uint8_t>(

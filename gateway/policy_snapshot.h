@@ -19,6 +19,7 @@ struct alignas(64) PolicySnapshot {
   uint8_t class_dscp[DG_MAX_CLASSES] = {};
   uint64_t class_ceiling_bps[DG_MAX_CLASSES] = {};
   ClassQueueSettings class_queue[DG_MAX_CLASSES] = {};
+  uint64_t class_floor_bps[DG_MAX_CLASSES] = {};
   uint8_t class_of_namespace[DG_MAX_NAMESPACES] = {};
 };
 

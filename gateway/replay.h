@@ -19,6 +19,7 @@ struct ReplayOptions {
   bool json = false;
   uint16_t burst_size = 32;
   uint32_t queue_depth = 1024;
+  uint64_t shaper_rate_bps = 0;  // what class rates in percent are shares of; replay never shapes
   std::vector<uint16_t> vxlan_ports = GatewayConfig().vxlan_ports;
   std::vector<uint16_t> geneve_ports = GatewayConfig().geneve_ports;
 };

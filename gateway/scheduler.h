@@ -1,6 +1,7 @@
 // Per-class bounded FIFO queues, strict-priority dequeue behind a port shaper, with an
-// optional ceiling per class so a top class cannot starve the ones below it. Owned by
-// one worker lcore: no locks, no allocation after Init.
+// optional ceiling per class so a top class cannot starve the ones below it, and an
+// optional floor per class so no class with one starves under the ones above it. Owned
+// by one worker lcore: no locks, no allocation after Init.
 #pragma once
 
 #include <cstdint>
@@ -57,13 +58,24 @@ class StrictPriorityScheduler {
   uint16_t EnqueueBurst(rte_mbuf* const* packets, const uint8_t* class_ids,
                         const uint32_t* namespace_ids, uint16_t count, uint64_t now_tsc);
 
-  // Strict priority: a class is served only while every class above it is empty or held
-  // back by its ceiling. Stops when the port shaper runs out of tokens. The head packet of
-  // the chosen class then passes CoDel, which may drop it or mark it CE. Returns count.
+  // The uncongested shortcut: when every queue is empty and the port shaper and the
+  // ceilings have tokens for the whole burst, writes it to `out` in the order
+  // EnqueueBurst + DequeueBurst would (by class, arrival order within a class), with the
+  // same counters (sojourn 0; peak depth untouched: these frames never wait) and returns
+  // `count`. Otherwise returns 0 and touches nothing: the caller enqueues as usual. A
+  // burst of several classes, one of them with a floor, always takes the queue (the floor
+  // could reorder it). Frames that never wait give CoDel nothing to act on.
+  uint16_t CutThroughBurst(rte_mbuf* const* packets, const uint8_t* class_ids,
+                           const uint32_t* namespace_ids, uint16_t count, uint64_t now_tsc,
+                           rte_mbuf** out);
+
+  // Floors first, then strict priority (see SelectClass); each head packet of the chosen
+  // class then passes CoDel, which may drop it or mark it CE. Stops when the port shaper
+  // runs out of tokens. Returns count.
   uint16_t DequeueBurst(rte_mbuf** packets, uint16_t max_count, uint64_t now_tsc);
 
-  // Applies the per-class ceilings and queue settings of a new policy generation (worker calls this
-  // when it notices the generation change; cheap no-op otherwise).
+  // Applies the per-class ceilings, floors and queue settings of a new policy generation
+  // (worker calls this when it notices the generation change; cheap no-op otherwise).
   void ApplyPolicy(const PolicySnapshot& snapshot, uint64_t now_tsc);
 
   // Frees every queued packet (shutdown past its drain deadline). Returns how many.
@@ -79,6 +91,27 @@ class StrictPriorityScheduler {
   const TokenBucket& port_shaper() const { return port_shaper_; }
 
  private:
+  static constexpr uint32_t kNoClass = DG_MAX_CLASSES;
+
+  // Why a class may send its head now: below its floor (served before strict priority),
+  // or the highest-priority class below its ceiling.
+  struct ClassChoice {
+    uint32_t class_id = kNoClass;
+    bool within_floor = false;
+  };
+
+  // The class whose head goes next: the first backlogged class, in priority order, with
+  // floor tokens for its head (and room under its ceiling); else the first backlogged
+  // class with room under its ceiling. O(classes), reads only.
+  ClassChoice SelectClass() const;
+
+  // Sends the chosen class's packets while it stays chosen for the same reason (no refill
+  // happens within a burst, so it cannot lose its turn to another class meanwhile).
+  // Returns how many it took off the queue (sent or dropped by CoDel); 0 only when the
+  // port shaper has no tokens for its head.
+  uint16_t SendRun(ClassChoice choice, rte_mbuf** packets, uint16_t max_count, uint64_t now_tsc,
+                   uint16_t* sent);
+
   struct ClassQueue {
     std::unique_ptr<QueuedPacket[]> slots;
     uint32_t head = 0;  // free-running; index = head & mask
@@ -105,8 +138,10 @@ class StrictPriorityScheduler {
   ClassQueue queues_[DG_MAX_CLASSES];
   TokenBucket port_shaper_;
   TokenBucket class_ceilings_[DG_MAX_CLASSES];
+  TokenBucket class_floors_[DG_MAX_CLASSES];  // unlimited(): the class has no floor
   uint64_t applied_generation_ = 0;
   uint64_t applied_ceiling_bps_[DG_MAX_CLASSES] = {};  // as requested, before byte rounding
+  uint64_t applied_floor_bps_[DG_MAX_CLASSES] = {};
   uint64_t sojourn_bounds_cycles_[kSojournBucketCount];
   QueueManagement management_[DG_MAX_CLASSES];
   CodelQueueState codel_[DG_MAX_CLASSES];

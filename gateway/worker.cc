@@ -32,6 +32,15 @@ uint32_t Worker::ReceiveFromKernel(uint64_t now_tsc) {
   uint8_t class_ids[kMaxBurst];
   uint32_t namespace_ids[kMaxBurst];
   ClassifyAndMarkBurst(*context_, *policy, packets, received, class_ids, namespace_ids);
+  // Uncongested (nothing queued or waiting for the uplink, tokens to spare): the burst goes
+  // straight to the uplink's pending list, skipping the queue round trip.
+  if (pending_count_ == 0) {
+    scheduler_->ApplyPolicy(*policy, now_tsc);
+    pending_count_ =
+        scheduler_->CutThroughBurst(packets, class_ids, namespace_ids, received, now_tsc, pending_);
+    pending_offset_ = 0;
+    if (pending_count_ != 0) return received;
+  }
   scheduler_->EnqueueBurst(packets, class_ids, namespace_ids, received, now_tsc);
   return received;
 }

@@ -13,7 +13,8 @@ Sections (in the order they run; --only picks some):
   afxdp       AF_XDP over veth on the netns virtual node (netns_sections.py): TCP
               goodput and 64-byte UDP packet rate, dscp-gateway vs testpmd io
   congestion  shaped uplink R, UDP flood at 2R, high-priority TCP + RTT probe: gateway
-              with priorities, gateway FIFO, and the kernel peer (iptables DSCP + HTB)
+              with priorities, the same with a 10% floor for scavenger, gateway FIFO, and
+              the kernel peer (iptables DSCP + HTB)
 
 Needs root for pipeline, afxdp and congestion (DPDK with hugepages, namespaces); without
 root those are skipped. Exit status 1 if any section failed to produce its numbers.
@@ -216,7 +217,10 @@ class Harness(NetnsSections):
                                    ["--pcap", t["pcap"], "--priorities", t["priorities"], "--pods", t["pods"]]
                                    + self.huge_args(),
                                    "pipeline_bench", self.profile["bench_min_time"])
-        stages = ["baseline_macswap", "parse", "parse_lookup", "classify_mark", "classify_sched", "classify_shaper"]
+        # classify_cut_through is the uncongested alternative to classify_shaper: its
+        # "added" cycles (negative) are what the cut-through saves.
+        stages = ["baseline_macswap", "parse", "parse_lookup", "classify_mark", "classify_sched", "classify_shaper",
+                  "classify_cut_through"]
         cycles, runs = {}, {}
         for stage in stages:
             run = gb["runs"].get(stage)
@@ -454,6 +458,12 @@ def evaluate_targets(results: dict) -> list[dict]:
          get(["congestion", "priority_1g_ecn", "rtt_p99_ms"]), lambda v: v <= 0.5),
         ("congestion at 1 Gbit/s: the same, high / R (wire bytes)", ">= 0.99",
          get(["congestion", "priority_1g_ecn", "high_wire_share_of_shaper"]), lambda v: v >= 0.99),
+        ("congestion: floor high / R (wire bytes)", ">= 0.89",
+         get(["congestion", "floor", "high_wire_share_of_shaper"]), lambda v: v >= 0.89),
+        ("congestion: floor scavenger (10% floor) / R (wire bytes)", ">= 0.095",
+         get(["congestion", "floor", "low_wire_share_of_shaper"]), lambda v: v >= 0.095),
+        ("congestion: priority high RTT p99 (ms)", "<= 2",
+         get(["congestion", "priority", "rtt_p99_ms"]), lambda v: v <= 2.0),
         ("update: visibility p99 (us)", "<= 10000", get(["update", "p99_us"]), lambda v: v <= 10_000),
     ]
     return [{"name": n, "target": t, "value": v, "met": None if v is None else bool(check(v))}
@@ -467,6 +477,8 @@ def main(argv=None) -> int:
     ap.add_argument("--build-dir", default=os.path.join(REPO_ROOT, "build"), help="default: %(default)s")
     ap.add_argument("--only", default=None, help=f"comma list of sections: {','.join(SECTIONS)}")
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3 quick, 5 full)")
+    ap.add_argument("--netns-prefix", default=None,
+                    help="name prefix of the virtual node's namespaces (default dg<pid%%10000>-)")
     ap.add_argument("--forwarder-rt", type=int, default=0, metavar="PRIO",
                     help="run the netns forwarders SCHED_FIFO (see perf/virtual_node.py); default off")
     ap.add_argument("--netns-prefix", default=None,

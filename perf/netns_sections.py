@@ -21,6 +21,8 @@ SHAPER_MBIT = 200
 # iperf3 counts TCP payload; the shaper counts wire bytes. MTU 1500 with timestamps:
 # 1448 payload bytes per 1514-byte frame + 24 bytes of framing = 1538 on the wire.
 TCP_WIRE_PER_GOODPUT = 1538 / 1448
+# The flood's 1400-byte UDP payloads: + 8 UDP + 20 IPv4 + 14 Ethernet + 24 framing.
+UDP_WIRE_PER_GOODPUT = 1466 / 1400
 DIAGNOSTIC_SHAPER_BURST = "512KiB"  # ~21 ms at 200 Mbit/s instead of the derived 1 ms
 HIGH_SHAPER_MBIT = 1000  # the AQM target's second rate, if the virtual node can carry it
 # The priority mode's AQM variants: (result key, shaper Mbit/s, CoDel on, TCP asks for ECN).
@@ -165,7 +167,7 @@ class NetnsSections:
 
     def section_congestion(self) -> None:
         variants = AQM_VARIANTS + ([] if self.args.quick else HIGH_RATE_VARIANTS)
-        modes = [v[0] for v in variants] + ["fifo", KERNEL_MODE]
+        modes = [v[0] for v in variants] + ["floor", "fifo", KERNEL_MODE]
         report: dict = {}
 
         def run_variant(node, key: str, mode: str, shaper_mbit: int, aqm: bool, pod_ecn: bool) -> None:
@@ -190,7 +192,7 @@ class NetnsSections:
                            "loadavg_start_1_5_15": list(os.getloadavg()), "cpus": os.cpu_count()})
             for key, shaper_mbit, aqm, pod_ecn in variants:
                 run_variant(node, key, "priority", shaper_mbit, aqm, pod_ecn)
-            for mode in ("fifo", KERNEL_MODE):
+            for mode in ("floor", "fifo", KERNEL_MODE):
                 run_variant(node, mode, mode, SHAPER_MBIT, True, False)
             if not self.args.quick:
                 # Diagnostic, not a target: the same priority run with a deeper shaper bucket,
@@ -214,6 +216,8 @@ class NetnsSections:
             shaper = r.get("shaper_bps") or c["shaper_bps"]
             r["high_share_of_shaper"] = ratio(r.get("high_bps"), shaper)
             r["high_wire_share_of_shaper"] = ratio((r.get("high_bps") or 0) * TCP_WIRE_PER_GOODPUT, shaper)
+            r["low_wire_share_of_shaper"] = ratio((r.get("low_bps_while_high_sends") or 0) * UDP_WIRE_PER_GOODPUT,
+                                                  shaper)
         c["ratio_priority_to_kernel"] = ratio(c["priority"].get("high_bps"), c["kernel"].get("high_bps"))
         self.results["congestion"] = c
 

@@ -58,7 +58,7 @@ def plots(out: str, r: dict) -> list[tuple[str, str]]:
     if p.get("cycles_per_packet"):
         c = p["cycles_per_packet"]
         stages = [s for s in ["baseline_macswap", "parse", "parse_lookup", "classify_mark", "classify_sched",
-                              "classify_shaper"] if s in c]
+                              "classify_shaper", "classify_cut_through"] if s in c]
         fig, ax = plt.subplots(figsize=(7, 3.6))
         ax.bar(range(len(stages)), [c[s] for s in stages],
                color=["#7f8c8d"] + ["#c0392b"] * (len(stages) - 1))
@@ -278,10 +278,11 @@ def summary(out: str, r: dict, written: list[tuple[str, str]]) -> str:
         lines += ["## 4. Congestion", "",
                   f"Shaper R = {shaper / 1e6:.0f} Mbit/s, UDP flood {c['flood_bps'] / 1e6:.0f} Mbit/s from batch-jobs, "
                   f"iperf3 TCP from ray-training for {c['duration_s']} s, ICMP RTT probe from the TCP pod at "
-                  f"{c.get('rtt_probe_hz')} Hz. Modes: `priority` (gateway, 4 classes), `fifo` (gateway, one class), "
+                  f"{c.get('rtt_probe_hz')} Hz. Modes: `priority` (gateway, 4 classes), `floor` (the same with "
+                  "`minRate: 10%` for scavenger), `fifo` (gateway, one class), "
                   "`kernel` (no gateway: bridge in gw, iptables DSCP per pod + HTB at R by DSCP on node:up0).", "",
-                  "| mode | high goodput Mbit/s | goodput % of R | wire % of R | retransmits | low Mbit/s | RTT p50 ms | RTT p99 ms | probe loss % | forwarding lcore CPU share | drops per class (all runs) |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| mode | high goodput Mbit/s | goodput % of R | wire % of R | retransmits | low Mbit/s | low wire % of R | RTT p50 ms | RTT p99 ms | probe loss % | forwarding lcore CPU share | drops per class (all runs) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         rows = [(m, c.get(m, {})) for m in c["modes"]] + [
             (f"{k} (diagnostic)", v) for k, v in (c.get("diagnostics") or {}).items()]
         for mode, x in rows:
@@ -289,6 +290,7 @@ def summary(out: str, r: dict, written: list[tuple[str, str]]) -> str:
             lines.append(f"| {mode} | {_fmt(x.get('high_bps'), 1, 1e-6)} | {_fmt(x.get('high_share_of_shaper'), 0, 100)}% | "
                          f"{_fmt(x.get('high_wire_share_of_shaper'), 0, 100)}% | "
                          f"{_fmt(x.get('high_retransmits'), 0)} | {_fmt(x.get('low_bps'), 1, 1e-6)} | "
+                         f"{_fmt(x.get('low_wire_share_of_shaper'), 1, 100)}% | "
                          f"{_fmt(x.get('rtt_p50_ms'))} | {_fmt(x.get('rtt_p99_ms'))} | {_fmt(x.get('rtt_loss_pct'), 1)} | "
                          f"{_fmt(x.get('forwarder_worker_cpu_share'), 0, 100, '%') if 'forwarder_worker_cpu_share' in x else 'no poller'} | {drops} |")
         lines += aqm_summary(c)

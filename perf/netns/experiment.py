@@ -160,7 +160,20 @@ def measure(node: VirtualNode, mode: str) -> dict:
             node.stop(probe)
     res["intervals"] = {"high": intervals(node.read_log(f"server-tcp-{mode}"), t_tcp - t_flood),
                         "low": [] if a.no_flood else intervals(node.read_log(f"server-udp-{mode}"), 0.0)}
+    res["low_bps_while_high_sends"] = rate_while_sending(res["intervals"]["low"], res["intervals"]["high"])
     return res
+
+
+def rate_while_sending(low: list, high: list) -> float | None:
+    """Mean flood rate over the flood's intervals that lie inside the TCP flow's full
+    one-second intervals: low_bps's window runs until the TCP client returns, which
+    includes its result exchange after the flow stopped sending and gave the flood the port."""
+    full = [iv for iv in high if iv[1] - iv[0] >= 0.9]
+    if not full:
+        return None
+    start, end = full[0][0], full[-1][1]
+    inside = [iv[2] for iv in low if start <= iv[0] and iv[1] <= end]
+    return sum(inside) / len(inside) if inside else None
 
 
 def preflight(args) -> None:
@@ -195,8 +208,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--flood-mbit", type=int, default=None, help="UDP flood rate (default 2x the shaper)")
     ap.add_argument("--no-flood", action="store_true", help="TCP alone, for a baseline")
     ap.add_argument("--modes", default="priority,fifo",
-                    help="comma list of priority, fifo (through --forwarder) and kernel (no forwarder: "
-                         "bridge + iptables DSCP + HTB, the seed's approach) (default %(default)s)")
+                    help="comma list of priority, floor (priority with a 10%% floor for scavenger), fifo "
+                         "(through --forwarder) and kernel (no forwarder: bridge + iptables DSCP + HTB, the "
+                         "seed's approach) (default %(default)s)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="measurements per mode with the same forwarder; results are medians (default %(default)s)")
     ap.add_argument("--shaper-burst", default=None,
@@ -228,7 +242,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.gateway_binary = os.path.abspath(args.gateway_binary)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not modes or any(m not in MODES for m in modes):
-        ap.error("--modes takes priority, fifo and/or kernel")
+        ap.error(f"--modes takes {', '.join(MODES)}")
     if args.repeat < 1:
         ap.error("--repeat must be >= 1")
     args.mode_list = modes

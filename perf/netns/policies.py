@@ -12,6 +12,8 @@ defaultClass: standard
 """
 # The virtual node's pods: ray-training (pod-hi) above batch-jobs (pod-lo).
 PRIORITY_POLICY = FOUR_CLASSES + "namespaces: {ray-training: critical, batch-jobs: scavenger}\n"
+# The same with a floor for scavenger (issue 11): 10% of shaper.rate however busy critical is.
+FLOOR_POLICY = PRIORITY_POLICY.replace("{name: scavenger, dscp: 8}", "{name: scavenger, dscp: 8, minRate: 10%}")
 FIFO_POLICY = """classes: [{name: besteffort, dscp: 0}]
 defaultClass: besteffort
 """

@@ -43,14 +43,16 @@ class PolicySourcesTest : public ::testing::Test {
   PolicySources& Start(const std::string& priorities, const std::string& pods = "") {
     priorities_path_ = dir_.Write("priorities.yaml", priorities);
     if (!pods.empty()) pods_path_ = dir_.Write("pods.json", pods);
-    datapath_.PublishPolicy(*ParsePriorities(priorities, priorities_path_));
-    sources_.emplace(priorities_path_, pods_path_, datapath_, history_, FixedWallClock);
+    datapath_.PublishPolicy(*ParsePriorities(priorities, priorities_path_, shaper_rate_bps_));
+    sources_.emplace(priorities_path_, pods_path_, shaper_rate_bps_, datapath_, history_,
+                     FixedWallClock);
     return *sources_;
   }
 
   TempDir dir_;
   std::string priorities_path_;
   std::string pods_path_;
+  uint64_t shaper_rate_bps_ = 0;  // shaper.rate: what class rates in percent refer to
   FakeDatapath datapath_;
   ClassCounterHistory history_;
   std::optional<PolicySources> sources_;
@@ -228,6 +230,33 @@ TEST(ClassCounterHistoryTest, GaugesAreNotCarriedAcrossReloads) {
   history.CreditByName(raw, two);
   raw.classes[0].depth = 3;
   EXPECT_EQ(history.AttributeByName(raw, two).classes[0].depth, 3u);
+}
+
+constexpr char kScavengerFloorInPercent[] = R"(classes:
+  - name: critical
+    dscp: 46
+  - name: scavenger
+    dscp: 8
+    minRate: 10%
+defaultClass: critical
+)";
+
+TEST_F(PolicySourcesTest, ReloadResolvesPercentagesAgainstTheShaperRate) {
+  shaper_rate_bps_ = 200'000'000;
+  PolicySources& sources = Start(kTwoClasses);
+  dir_.Write("priorities.yaml", kScavengerFloorInPercent);
+  sources.ReloadFiles("file change", false);
+  EXPECT_EQ(datapath_.policy().classes[1].min_rate_bps, 20'000'000u);
+}
+
+TEST_F(PolicySourcesTest, PercentageWhileUnshapedIsRejectedAndTheOldPolicyStays) {
+  PolicySources& sources = Start(kTwoClasses);
+  dir_.Write("priorities.yaml", kScavengerFloorInPercent);
+  sources.ReloadFiles("file change", false);
+  EXPECT_EQ(datapath_.policy().classes[1].min_rate_bps, 0u);
+  EXPECT_EQ(sources.status().reload_errors, 1u);
+  EXPECT_THAT(sources.status().last_error, HasSubstr("classes[1].minRate"));
+  EXPECT_THAT(sources.status().last_error, HasSubstr("shaper.rate"));
 }
 
 }  // namespace
