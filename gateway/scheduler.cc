@@ -176,19 +176,19 @@ uint16_t StrictPriorityScheduler::CutThroughBurst(rte_mbuf* const* packets,
     total_wire_bytes += wire_bytes;
   }
   port_shaper_.Refill(now_tsc);
-  if (!port_shaper_.CanSend(total_wire_bytes)) return 0;
+  if (!port_shaper_.CoversAll(total_wire_bytes)) return 0;
   uint32_t classes_in_burst = 0;
   bool any_floor = false;
   for (uint32_t c = 0; c < DG_MAX_CLASSES; ++c) {
     if (class_frames[c] == 0) continue;
     ++classes_in_burst;
     class_ceilings_[c].Refill(now_tsc);
-    if (!class_ceilings_[c].CanSend(class_wire_bytes[c])) return 0;
+    if (!class_ceilings_[c].CoversAll(class_wire_bytes[c])) return 0;
     TokenBucket& floor = class_floors_[c];
     if (floor.unlimited()) continue;
     any_floor = true;
     floor.Refill(now_tsc);
-    if (!floor.CanSend(class_wire_bytes[c])) return 0;
+    if (!floor.CoversAll(class_wire_bytes[c])) return 0;
   }
   if (any_floor && classes_in_burst > 1) return 0;
 

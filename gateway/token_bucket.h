@@ -50,6 +50,13 @@ class TokenBucket {
            tokens_scaled_ >= capacity_scaled_;
   }
 
+  // Tokens for all of `bytes` now, without the full-bucket allowance of CanSend: for a
+  // whole burst of frames, whose sum may exceed the bucket without any frame doing so.
+  bool CoversAll(uint32_t bytes) const {
+    return unlimited() ||
+           tokens_scaled_ >= static_cast<int64_t>(bytes) * static_cast<int64_t>(tsc_hz_);
+  }
+
   void Consume(uint32_t bytes) {
     if (!unlimited()) tokens_scaled_ -= static_cast<int64_t>(bytes) * static_cast<int64_t>(tsc_hz_);
   }
