@@ -29,9 +29,12 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def growth(samples: list[dict], key: str, warmup_s: float) -> dict:
+def growth(samples: list[dict], key: str, warmup_s: float, window: int = 3) -> dict:
+    """From the median of the first `window` samples after warm-up to the median of the last
+    `window`: a trend, not a socket that happens to be open at one sample."""
     after = [s for s in samples if s["t_s"] >= warmup_s] or samples[-1:]
-    base, end = after[0][key], samples[-1][key]
+    base = sorted(s[key] for s in after[:window])[min(window, len(after)) // 2]
+    end = sorted(s[key] for s in samples[-window:])[min(window, len(samples)) // 2]
     return {"start": samples[0][key], "after_warmup": base, "end": end, "max": max(s[key] for s in samples),
             "growth": (end - base) / base if base else 0.0}
 
