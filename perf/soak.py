@@ -32,7 +32,7 @@ from netns.policies import FOUR_CLASSES
 from netns.virtual_node import (POD_HI_IP, POD_LO_IP, REMOTE_IP, REST_PORT, TCP_PORT, UDP_PORT, UPLINK,
                                 VirtualNode)
 from soak_checks import evaluate, format_report
-from soak_load import CHURN_NODE, PodChurner, PolicyRewriter, ProcessSampler, RestScraper
+from soak_load import CHURN_NODE, Http, PodChurner, PolicyRewriter, ProcessSampler, RestScraper
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE_APISERVER = os.path.join(REPO_ROOT, "tests", "k8s", "fake_apiserver.py")
@@ -51,9 +51,9 @@ SCRAPED_PATHS = ["/metrics", "/v1/stats", "/v1/pods", "/v1/policy", "/healthz"]
 class SoakNode(VirtualNode):
     """The virtual node with the gateway's pods coming from the fake API server."""
 
-    def __init__(self, args, kubeconfig: str):
+    def __init__(self, args):
         super().__init__(args)
-        self.kubeconfig = kubeconfig
+        self.kubeconfig = self.path("kubeconfig")  # written by the fake API server
 
     def write_gateway_config(self, mode: str) -> str:
         cfg = self.path(f"gateway-{mode}.yaml")
@@ -99,8 +99,6 @@ def control_port(info: dict) -> int:
 
 def seed_pods(node: SoakNode, port: int) -> None:
     """The two traffic pods, on this node, in the namespaces the policy names."""
-    from soak_load import Http  # noqa: E402 - used from inside the namespace
-
     def seed():
         control = Http("127.0.0.1", port)
         for name, namespace, ip in (("trainer-0", "ray-training", POD_HI_IP), ("etl-0", "batch-jobs", POD_LO_IP)):
@@ -142,8 +140,7 @@ def soak(args) -> dict:
     try:
         preflight(args)
         args.prefix = args.prefix or free_prefix("sk")
-        node = SoakNode(args, kubeconfig="")
-        node.kubeconfig = node.path("kubeconfig")
+        node = SoakNode(args)
         node.build()
         info = start_apiserver(node)
         seed_pods(node, control_port(info))
