@@ -71,7 +71,7 @@ def start_gateway(args, work: str, file_prefix: str) -> tuple[subprocess.Popen, 
                    "ports": {"kernel": "net_pcap0", "uplink": "net_null0"},
                    "policy": {"priorities": priorities, "pods": pods},
                    "rest": {"listen": "127.0.0.1:0"}}, f)
-    gateway = subprocess.Popen([args.gateway_binary, "run", "--config", config], stdout=subprocess.PIPE,
+    gateway = subprocess.Popen(priority(args) + [args.gateway_binary, "run", "--config", config], stdout=subprocess.PIPE,
                                stderr=open(os.path.join(work, "gateway.err"), "w"), text=True,
                                start_new_session=True)
     for line in gateway.stdout:
@@ -79,6 +79,12 @@ def start_gateway(args, work: str, file_prefix: str) -> tuple[subprocess.Popen, 
         if match:
             return gateway, int(match.group(1))
     raise RuntimeError("gateway exited before REST was up: " + open(os.path.join(work, "gateway.err")).read()[-2000:])
+
+
+def priority(args) -> list[str]:
+    """`nice -n N` for the gateway and wrk: on a host busy with other work, a bigger CFS share
+    (not real-time, so nothing else starves) keeps the measurement about the gateway."""
+    return ["nice", "-n", str(args.nice)] if args.nice else []
 
 
 def uplink_packets(port: int) -> int:
@@ -158,7 +164,7 @@ def evaluate(args, phases: list[dict], load: dict) -> dict:
          f"{100 * ratio_cpu:.1f} % per CPU-second, {100 * ratio_raw:.1f} % raw"
          + (" (not enforced: --no-throughput-bound)" if args.no_throughput_bound else "")),
     ]
-    return {"offered_rate": args.rate, "connections": args.connections, "seconds": args.seconds,
+    return {"offered_rate": args.rate, "connections": args.connections, "seconds": args.seconds, "nice": args.nice,
             "load": load, "phases": phases, "worker_ratio_raw": ratio_raw, "worker_ratio_per_cpu": ratio_cpu,
             "checks": [{"check": c, "ok": ok, "detail": d} for c, ok, d in checks],
             "ok": all(ok for _, ok, _ in checks), "loadavg_1_5_15": list(os.getloadavg()),
@@ -191,6 +197,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=int, default=30, help="length of each phase (default %(default)s)")
     ap.add_argument("--no-throughput-bound", action="store_true",
                     help="report the worker's throughput ratio but do not fail on it (CI on a shared host)")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="run the gateway and wrk at this nice level, e.g. -10 on a busy host (default %(default)s)")
     ap.add_argument("--json-out", default=None)
     args = ap.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -203,7 +211,7 @@ def main(argv=None) -> int:
         gateway, port = start_gateway(args, work, file_prefix)
         time.sleep(3.0)  # past start-up
         env_cmd = ["env", f"REST_LOAD_RATE={args.rate}", f"REST_LOAD_CONNECTIONS={args.connections}"]
-        wrk_cmd = env_cmd + ["taskset", "-c", "0", "wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s",
+        wrk_cmd = env_cmd + priority(args) + ["taskset", "-c", "0", "wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s",
                              "--timeout", "5s", "-s", os.path.join(HERE, "rest_load.lua"), f"http://127.0.0.1:{port}"]
         phases, load = [], None
         for name, cmd in (("before", None), ("load", wrk_cmd), ("after", None)):
