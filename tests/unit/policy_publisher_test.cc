@@ -66,18 +66,19 @@ std::unique_ptr<rte_rcu_qsbr, QsbrDeleter> MakeQsbr() {
 }
 
 // A reader thread loads the current snapshot and reads it between quiescent states, as the
-// worker does per burst, while the control thread publishes thousands of new ones. Each
+// worker does per burst, while the control thread publishes hundreds of new ones. Each
 // snapshot it reads is whole, generations never go back, and (under ASan and TSan) no
 // snapshot is freed while the reader may still hold it.
 TEST(PolicyPublisherTest, ConcurrentReaderSeesWholeSnapshotsInOrderWhileOldOnesAreFreed) {
   constexpr unsigned kReaderThreadId = 1;
-  constexpr int kPublications = 2000;
+  constexpr int kPublications = 500;
   auto qsbr = MakeQsbr();
   ASSERT_NE(qsbr, nullptr);
   PolicyPublisher publisher(qsbr.get());
   const uint32_t namespace_a = publisher.InternNamespace("ns-a");
   const PriorityPolicy critical = Parse(kCriticalPolicy);
   const PriorityPolicy scavenger = Parse(kScavengerPolicy);
+  publisher.SetPolicy(critical);  // before the reader starts: no default-policy snapshot
 
   std::atomic<bool> reader_started{false};
   std::atomic<bool> writer_done{false};
