@@ -83,8 +83,11 @@ void PolicyPublisher::Publish() {
                                                       : policy_.default_class);
   }
   const PolicySnapshot* previous = current_.exchange(snapshot.release(), std::memory_order_acq_rel);
-  // Workers may still hold `previous` until they next pass a quiescent state.
-  if (qsbr_ != nullptr) rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+  // Workers may still hold `previous` until they next pass a quiescent state. This is
+  // rte_rcu_qsbr_synchronize() spelled out: start + check are inline (rte_rcu_qsbr.h), so
+  // ThreadSanitizer sees the acquire that orders a worker's last read before the delete;
+  // inside the uninstrumented librte_rcu it reports that delete as a race.
+  if (qsbr_ != nullptr) rte_rcu_qsbr_check(qsbr_, rte_rcu_qsbr_start(qsbr_), true);
   delete previous;
 }
 
