@@ -64,7 +64,8 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
       class_ids[i] = static_cast<uint8_t>(policy.default_class);
       continue;
     }
-    const uint8_t class_id = policy.class_of_namespace[namespace_id % DG_MAX_NAMESPACES];
+    // The pod's own class (allowed annotation, Volcano offline) or its namespace's.
+    const uint8_t class_id = policy.ClassOf(namespace_id);
     class_ids[i] = class_id;
     uint8_t* ip_header = rte_pktmbuf_mtod_offset(packets[i], uint8_t*, packet.l3_offset);
     if (SetIpDscp(ip_header, packet.ip_version, policy.class_dscp[class_id])) {
