@@ -15,6 +15,14 @@ uint64_t QueueByteLimit(uint64_t rate_bps) {
                             DerivedBurstBytes(0));
 }
 
+// Tokens a pod may save up: kBucketMicros at its rate, at least two jumbo frames. A
+// userspace worker that loses its core for a few milliseconds would otherwise lose the
+// tokens of that gap for good, and the pod would fall short of its limit.
+uint64_t BucketBytes(uint64_t rate_bps) {
+  return std::max<uint64_t>(rate_bps / 8 * PodShaper::kBucketMicros / 1'000'000,
+                            DerivedBurstBytes(0));
+}
+
 }  // namespace
 
 static_assert((PodShaper::kQueuePackets & (PodShaper::kQueuePackets - 1)) == 0);
@@ -37,7 +45,7 @@ void PodShaper::ApplyPolicy(const PolicySnapshot& snapshot, uint64_t now_tsc) {
     queue.applied_bps = rate;
     queue.byte_limit = QueueByteLimit(rate);
     // A rate of 0 makes the bucket unlimited: what is queued leaves with the next release.
-    queue.bucket.Configure(rate, DerivedBurstBytes(rate), tsc_hz_, now_tsc);
+    queue.bucket.Configure(rate, BucketBytes(rate), tsc_hz_, now_tsc);
   }
 }
 

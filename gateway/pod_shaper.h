@@ -23,6 +23,7 @@ class PodShaper {
  public:
   static constexpr uint32_t kQueuePackets = 128;  // per pod, a power of two
   static constexpr uint64_t kQueueLatencyMicros = 25'000;
+  static constexpr uint64_t kBucketMicros = 10'000;
 
   PodShaper(uint64_t tsc_hz, WorkerCounters* counters);
   PodShaper(const PodShaper&) = delete;

@@ -39,8 +39,9 @@ def host_cpu_seconds() -> float:
 
 
 def burst_bytes(limit_bps: int) -> int:
-    """The gateway's pod bucket (DerivedBurstBytes): 1 ms at the rate, at least two jumbo frames."""
-    return max(limit_bps // 8 // 1000, 2 * (9216 + 24))
+    """The gateway's pod bucket (PodShaper::kBucketMicros): 10 ms at the rate, at least two
+    jumbo frames, so both limiters may save up the same."""
+    return max(limit_bps // 8 // 100, 2 * (9216 + 24))
 
 
 def setup_tbf(node: VirtualNode, limit_bps: int) -> None:
