@@ -337,13 +337,8 @@ Result<PriorityPolicy> ParsePrioritiesDocument(std::string_view document_text,
   if (!default_class.IsDefined() || default_class.IsNull()) {
     return error("defaultClass", "missing; name the class for pods whose namespace is not listed");
   }
-  auto default_name = ScalarString(default_class, "defaultClass", error);
-  if (!default_name) return default_name.error();
-  const auto default_index = FindClass(policy.classes, *default_name);
-  if (!default_index) {
-    return error("defaultClass", "unknown class " + Quoted(*default_name) + "; classes are " +
-                                     ClassNames(policy.classes));
-  }
+  auto default_index = ClassNamed(default_class, "defaultClass", policy, error);
+  if (!default_index) return default_index.error();
   policy.default_class = *default_index;
 
   if (auto namespace_error = ParseNamespaces(root, policy, error)) return *namespace_error;
