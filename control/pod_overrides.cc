@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "control/log.h"
+
 namespace dg {
 namespace {
 
@@ -202,7 +204,12 @@ uint32_t PodOverrideSlots::Acquire(const std::string& uid, const PodAnnotations&
   } else if (next_unused_ < kSlotCount) {
     index = next_unused_++;
   } else {
-    ++refused_totals_[static_cast<size_t>(PodOverrideRefusal::slots_full)];
+    if (refused_totals_[static_cast<size_t>(PodOverrideRefusal::slots_full)]++ == 0) {
+      DG_LOG_WARNING("policy",
+                     "pod %s: every one of the %u per-pod override slots is in use; its "
+                     "annotations are ignored (counted as slots_full; logged once)",
+                     uid.c_str(), kSlotCount - 1);
+    }
     return 0;
   }
   Slot& slot = slots_[index];
