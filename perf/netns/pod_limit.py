@@ -22,7 +22,6 @@ import signal
 import time
 
 from . import experiment
-from .common import Failure, ignore_signals
 from .host import remove_dpdk_leftovers
 from .virtual_node import POD_HI_IP, VirtualNode
 
@@ -107,23 +106,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> dict:
-    node = None
-    try:
-        experiment.preflight(args)
-        node = VirtualNode(args)
-        node.build()
-        report = {"limit_bps": args.limit_bps, "other_bps": args.flood_mbit * 1_000_000,
-                  "duration_s": args.duration, "rtt_probe_hz": args.rtt_probe_hz,
-                  "loadavg_start": os.getloadavg()[0], "cpus": os.cpu_count()}
-        for mode in args.limit_modes:
-            report[mode] = run_limit_mode(node, mode, args.limit_bps)
-        report["loadavg_end"] = os.getloadavg()[0]
-        return report
-    except Failure:
-        if node:
-            node.failed = True
-        raise
-    finally:
-        if node:
-            ignore_signals()
-            node.teardown()
+    return experiment.on_virtual_node(args, lambda node: measure_limit_modes(node, args))
+
+
+def measure_limit_modes(node: VirtualNode, args: argparse.Namespace) -> dict:
+    report = {"limit_bps": args.limit_bps, "other_bps": args.flood_mbit * 1_000_000,
+              "duration_s": args.duration, "rtt_probe_hz": args.rtt_probe_hz,
+              "loadavg_start": os.getloadavg()[0], "cpus": os.cpu_count()}
+    for mode in args.limit_modes:
+        report[mode] = run_limit_mode(node, mode, args.limit_bps)
+    report["loadavg_end"] = os.getloadavg()[0]
+    return report
