@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "control/counter_metrics.h"
 #include "control/prometheus_text.h"
 #include "control/time_text.h"
 
@@ -162,17 +163,9 @@ CounterTotals ControlPlane::Totals() const {
 }
 
 boost::json::object ControlPlane::PodsDocument() const {
-  const PriorityPolicy& policy = datapath_.policy();
-  boost::json::array pods;
-  for (const PodDirectoryEntry& entry : datapath_.Pods()) {
-    const uint32_t class_id = datapath_.ClassOfNamespace(entry.namespace_id);
-    pods.push_back(boost::json::object{{"ip", entry.address},
-                                       {"namespace", entry.namespace_name},
-                                       {"pod", entry.pod_name},
-                                       {"class", policy.classes[class_id].name},
-                                       {"dscp", policy.classes[class_id].dscp}});
-  }
-  return boost::json::object{{"count", pods.size()}, {"pods", std::move(pods)}};
+  boost::json::array pods = PodsJson(datapath_);
+  const size_t count = pods.size();
+  return boost::json::object{{"count", count}, {"pods", std::move(pods)}};
 }
 
 boost::json::object ControlPlane::PolicyDocument() const {

@@ -103,4 +103,48 @@ boost::json::object StatsJson(const MetricSnapshot& snapshot, const PriorityPoli
   return base;
 }
 
+void AddPodOverrideMetrics(MetricSnapshot& snapshot, const DatapathTables& datapath) {
+  const auto refusals = datapath.PodOverrideRefusals();
+  for (size_t reason = 0; reason < refusals.size(); ++reason) {
+    snapshot.Add(MetricIndex("dscp_gateway_pod_override_refused_total"),
+                 {std::string(RefusalName(static_cast<PodOverrideRefusal>(reason)))},
+                 refusals[reason]);
+  }
+}
+
+namespace {
+
+boost::json::array RefusalNames(const PodOverrideDecision* decision) {
+  boost::json::array names;
+  if (decision == nullptr) return names;
+  for (PodOverrideRefusal refusal : decision->refusals) names.emplace_back(RefusalName(refusal));
+  return names;
+}
+
+}  // namespace
+
+boost::json::array PodsJson(const DatapathTables& datapath) {
+  const PriorityPolicy& policy = datapath.policy();
+  boost::json::array pods;
+  for (const PodDirectoryEntry& entry : datapath.Pods()) {
+    const PodOverrideDecision* decision = datapath.PodOverride(entry.pod_slot);
+    const bool overridden = decision != nullptr && decision->class_index.has_value();
+    const uint32_t class_id =
+        overridden ? *decision->class_index : datapath.ClassOfNamespace(entry.namespace_id);
+    pods.push_back(boost::json::object{
+        {"ip", entry.address},
+        {"namespace", entry.namespace_name},
+        {"pod", entry.pod_name},
+        {"class", policy.classes[class_id].name},
+        {"dscp", policy.classes[class_id].dscp},
+        {"class_source", overridden ? decision->class_source : std::string("namespace")},
+        {"requested_class", entry.annotations.requested_class},
+        {"qos_level", entry.annotations.qos_level},
+        {"egress_bps", decision != nullptr ? decision->egress_bps : 0},
+        {"override_refused", decision != nullptr ? decision->why : std::string()},
+        {"refusals", RefusalNames(decision)}});
+  }
+  return pods;
+}
+
 }  // namespace dg

@@ -3,6 +3,7 @@
 // plane (/v1/stats, /metrics, the final report of `run`) and by `replay`.
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <string>
@@ -27,6 +28,13 @@ void AddCounterMetrics(MetricSnapshot& snapshot, const CounterTotals& totals,
 // One row per PortStatistics field, label port=`port`.
 void AddPortMetrics(MetricSnapshot& snapshot, const std::string& port,
                     const PortStatistics& statistics);
+
+// One row per reason a pod annotation was refused (control/pod_overrides.h).
+void AddPodOverrideMetrics(MetricSnapshot& snapshot, const DatapathTables& datapath);
+
+// /v1/pods' rows (and replay's): each address with its pod, the class it gets and why
+// (namespace rules, or an honoured or refused annotation), and its egress limit.
+boost::json::array PodsJson(const DatapathTables& datapath);
 
 // One row per refusal reason of the REST server.
 void AddRestMetrics(MetricSnapshot& snapshot, const RestServerStats& stats);

@@ -3,6 +3,7 @@
 // unit tests implement them with fakes, so the control plane runs without root or DPDK.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -21,6 +22,9 @@ struct PodDirectoryEntry {
   std::string namespace_name;
   std::string pod_name;
   uint32_t namespace_id = DG_NAMESPACE_NONE;
+  std::string pod_uid;
+  PodAnnotations annotations;
+  uint32_t pod_slot = 0;  // per-pod override slot (control/pod_overrides.h); 0: none
 };
 
 struct PodSyncResult {
@@ -55,6 +59,9 @@ class DatapathTables {
   virtual std::vector<PodDirectoryEntry> Pods() const = 0;
   virtual uint32_t pod_table_size() const = 0;
   virtual uint32_t pod_table_capacity() const = 0;
+  // What a pod's annotations got it (nullptr for slot 0), and refusals counted so far.
+  virtual const PodOverrideDecision* PodOverride(uint32_t pod_slot) const = 0;
+  virtual std::array<uint64_t, kPodOverrideRefusalCount> PodOverrideRefusals() const = 0;
 
   // Worker counters summed, per-class series by queue position.
   virtual CounterTotals ReadCounters() const = 0;

@@ -50,7 +50,11 @@
   X(cut_through_packets, kCounter, "dscp_gateway_worker_cut_through_packets_total",              \
     "cut_through_packets", "frames sent without queueing: every queue empty, tokens to spare")    \
   X(port_shaper_tokens_bytes, kGauge, "dscp_gateway_shaper_tokens_bytes", "shaper.tokens_bytes", \
-    "Tokens left in the port shaper.")
+    "Tokens left in the port shaper.")                                                           \
+  X(pod_shaper_delayed, kCounter, "dscp_gateway_pod_shaper_delayed_packets_total",               \
+    "pod_shaper.delayed", "frames held in their pod's queue by its egress-bandwidth limit")      \
+  X(pod_shaper_drops, kCounter, "dscp_gateway_pod_shaper_drops_total", "pod_shaper.drops",       \
+    "frames dropped because their pod's egress-bandwidth queue was full")
 
 // PMD port counters (PortStatistics), label port: JSON ports.<port>.<key>.
 #define DG_PORT_METRICS(X)                                                    \
@@ -158,6 +162,12 @@
     "Failed requests, error events and malformed lines.")                                 \
   X(events, kCounter, "dscp_gateway_sync_events_total", "events", "Watch events applied.")
 
+// Pod annotations refused (control/pod_overrides.h), label reason:
+// JSON pod_overrides.refused.<reason>.
+#define DG_POD_OVERRIDE_METRICS(X)                                                        \
+  X(pod_override_refused, kCounter, "dscp_gateway_pod_override_refused_total", "refused", \
+    "Pod annotations (class, Volcano qos-level, egress bandwidth) not honoured, by reason.")
+
 // The node's XDP programs (xdp/dg_*.bpf.c), per-CPU counters summed; declared once in
 // xdp/dscp_gateway_abi.h (DG_XDP_COUNTERS) and only adapted here: JSON xdp.<name>, text
 // `xdp <name>=<n>`. Present on an attached node (`node: {uplink: ...}`).
@@ -179,6 +189,7 @@ enum class MetricGroup : uint8_t {
   kRest,
   kSync,
   kXdp,
+  kPodOverride,
 };
 
 struct MetricGroupLayout {
@@ -218,8 +229,9 @@ inline constexpr MetricGroupLayout kMetricGroupLayouts[] = {
     {{}, "", ""},                                  // kGateway
     {metric_labels::kReason, "rest", "rest"},      // kRest
     {metric_labels::kResource, "kubernetes.watches[resource={resource}]",
-     "sync {resource}"},  // kSync
-    {{}, "xdp", "xdp"},   // kXdp
+     "sync {resource}"},                                         // kSync
+    {{}, "xdp", "xdp"},                                          // kXdp
+    {metric_labels::kReason, "pod_overrides", "pod_overrides"},  // kPodOverride
 };
 
 inline constexpr const MetricGroupLayout& LayoutOf(MetricGroup group) {
@@ -238,6 +250,8 @@ inline constexpr const MetricGroupLayout& LayoutOf(MetricGroup group) {
 #define DG_SPEC_GATEWAY(field, kind, name, key, help) DG_SPEC_IN(kGateway, kind, name, key, help)
 #define DG_SPEC_REST(field, kind, name, key, help) DG_SPEC_IN(kRest, kind, name, key, help)
 #define DG_SPEC_SYNC(field, kind, name, key, help) DG_SPEC_IN(kSync, kind, name, key, help)
+#define DG_SPEC_POD_OVERRIDE(field, kind, name, key, help) \
+  DG_SPEC_IN(kPodOverride, kind, name, key, help)
 
 // In exposition order.
 inline constexpr MetricSpec kMetricSpecs[] = {
@@ -245,7 +259,8 @@ inline constexpr MetricSpec kMetricSpecs[] = {
         DG_CLASS_POLICY_METRICS(DG_SPEC_CLASS) DG_CLASS_METRICS(DG_SPEC_CLASS)
             DG_NAMESPACE_METRICS(DG_SPEC_NAMESPACE) DG_UNCLASSIFIED_METRICS(DG_SPEC_UNCLASSIFIED)
                 DG_GATEWAY_METRICS(DG_SPEC_GATEWAY) DG_REST_METRICS(DG_SPEC_REST)
-                    DG_SYNC_METRICS(DG_SPEC_SYNC) DG_XDP_COUNTERS(DG_XDP_METRIC_ROW_)};
+                    DG_SYNC_METRICS(DG_SPEC_SYNC) DG_XDP_COUNTERS(DG_XDP_METRIC_ROW_)
+                        DG_POD_OVERRIDE_METRICS(DG_SPEC_POD_OVERRIDE)};
 
 #undef DG_SPEC_IN
 #undef DG_SPEC_WORKER
@@ -256,6 +271,7 @@ inline constexpr MetricSpec kMetricSpecs[] = {
 #undef DG_SPEC_GATEWAY
 #undef DG_SPEC_REST
 #undef DG_SPEC_SYNC
+#undef DG_SPEC_POD_OVERRIDE
 #undef DG_XDP_METRIC_ROW_
 
 inline constexpr size_t kMetricCount = std::size(kMetricSpecs);

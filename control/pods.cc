@@ -90,6 +90,26 @@ Result<std::vector<PodAddress>> ParsePodAddresses(const boost::json::object* sta
   return addresses;
 }
 
+// Only the annotations control/pod_overrides.h acts on are read; Kubernetes makes every
+// annotation value a string, so anything else is a broken object.
+std::optional<ConfigError> DecodeAnnotations(const boost::json::value* annotations_value,
+                                             PodAnnotations& annotations) {
+  if (annotations_value == nullptr) return std::nullopt;
+  const boost::json::object* annotations_object = annotations_value->if_object();
+  if (annotations_object == nullptr) {
+    return ConfigError{"", "metadata.annotations", "expected a mapping of strings"};
+  }
+  for (auto [key, target] :
+       {std::pair{kPodClassAnnotation, &annotations.requested_class},
+        std::pair{kVolcanoQosLevelAnnotation, &annotations.qos_level},
+        std::pair{kEgressBandwidthAnnotation, &annotations.egress_bandwidth}}) {
+    auto value = OptionalString(annotations_object, key, "metadata.annotations");
+    if (!value) return value.error();
+    *target = std::move(*value);
+  }
+  return std::nullopt;
+}
+
 std::optional<ConfigError> DecodeInto(const boost::json::object& item, PodRecord& pod) {
   const boost::json::value* kind = FieldAt(&item, "kind");
   // `kubectl get pods,svc` would mix other kinds into a List; they carry no pod IPs.
@@ -109,6 +129,10 @@ std::optional<ConfigError> DecodeInto(const boost::json::object& item, PodRecord
                           : OptionalString(metadata, key, "metadata");
     if (!value) return value.error();
     *target = std::move(*value);
+  }
+
+  if (auto error = DecodeAnnotations(FieldAt(metadata, "annotations"), pod.annotations)) {
+    return error;
   }
 
   const boost::json::value* spec = FieldAt(&item, "spec");
@@ -338,7 +362,8 @@ std::vector<PodTableEntry> BuildPodTableEntries(const std::vector<PodRecord>& po
   std::vector<PodTableEntry> entries;
   entries.reserve(owners.size());
   for (const auto& [key, owner] : owners) {
-    entries.push_back(PodTableEntry{*owner.second, owner.first->namespace_name, owner.first->name});
+    entries.push_back(PodTableEntry{*owner.second, owner.first->namespace_name, owner.first->name,
+                                    owner.first->uid, owner.first->annotations});
   }
   // Grouped by pod for readable listings (/v1/pods); address order keeps it deterministic.
   std::stable_sort(entries.begin(), entries.end(),

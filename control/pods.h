@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control/pod_overrides.h"
 #include "control/result.h"
 #include "dscp_gateway_abi.h"
 
@@ -26,6 +27,7 @@ struct PodRecord {
   std::string creation_timestamp;     // RFC 3339, used to prefer the newer pod on IP conflict
   std::string deletion_timestamp;     // RFC 3339, empty unless the pod is terminating
   std::vector<PodAddress> addresses;  // status.podIPs, else status.podIP
+  PodAnnotations annotations;         // the metadata.annotations control/pod_overrides reads
 };
 
 // One address -> pod after filtering: hostNetwork and Succeeded/Failed pods dropped;
@@ -34,6 +36,8 @@ struct PodTableEntry {
   PodAddress address;
   std::string namespace_name;
   std::string pod_name;
+  std::string pod_uid;  // a pod's addresses share its per-pod override slot
+  PodAnnotations annotations;
 };
 
 // A Pod object as the API server serves it (an item of `kubectl get pods -o json`, or the

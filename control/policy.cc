@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -327,6 +328,56 @@ std::optional<ConfigError> ParseNamespaces(const YAML::Node& root, PriorityPolic
   return std::nullopt;
 }
 
+Result<uint32_t> ClassNamed(const YAML::Node& node, const std::string& path,
+                            const PriorityPolicy& policy, const ErrorReporter& error) {
+  auto name = ScalarString(node, path, error);
+  if (!name) return name.error();
+  const auto class_index = FindClass(policy.classes, *name);
+  if (!class_index) {
+    return error(path,
+                 "unknown class " + Quoted(*name) + "; classes are " + ClassNames(policy.classes));
+  }
+  return *class_index;
+}
+
+// podOverrides: {allowedClasses: [...], offlineClass: name}; both optional, and without
+// them pod annotations change nothing (control/pod_overrides.h decides per pod).
+std::optional<ConfigError> ParsePodOverrides(const YAML::Node& root, PriorityPolicy& policy,
+                                             const ErrorReporter& error) {
+  const YAML::Node overrides = root["podOverrides"];
+  if (!overrides.IsDefined() || overrides.IsNull()) return std::nullopt;
+  if (!overrides.IsMap()) {
+    return error("podOverrides", "expected a mapping with allowedClasses and offlineClass");
+  }
+  if (auto key_error =
+          CheckMappingKeys(overrides, "podOverrides", {"allowedClasses", "offlineClass"}, error)) {
+    return *key_error;
+  }
+  const YAML::Node allowed = overrides["allowedClasses"];
+  if (allowed.IsDefined() && !allowed.IsNull()) {
+    if (!allowed.IsSequence()) {
+      return error("podOverrides.allowedClasses", "expected a list of class names");
+    }
+    for (size_t index = 0; index < allowed.size(); ++index) {
+      const std::string path = IndexPath("podOverrides.allowedClasses", index);
+      auto class_index = ClassNamed(allowed[index], path, policy, error);
+      if (!class_index) return class_index.error();
+      auto& classes = policy.pod_overrides.allowed_classes;
+      if (std::find(classes.begin(), classes.end(), *class_index) != classes.end()) {
+        return error(path, "duplicate class " + Quoted(policy.classes[*class_index].name));
+      }
+      classes.push_back(*class_index);
+    }
+  }
+  const YAML::Node offline = overrides["offlineClass"];
+  if (offline.IsDefined() && !offline.IsNull()) {
+    auto class_index = ClassNamed(offline, "podOverrides.offlineClass", policy, error);
+    if (!class_index) return class_index.error();
+    policy.pod_overrides.offline_class = *class_index;
+  }
+  return std::nullopt;
+}
+
 // `document_text` is the priorities document itself (already unwrapped from any ConfigMap).
 Result<PriorityPolicy> ParsePrioritiesDocument(std::string_view document_text,
                                                uint64_t shaper_rate_bps,
@@ -337,8 +388,8 @@ Result<PriorityPolicy> ParsePrioritiesDocument(std::string_view document_text,
   if (!root.IsMap()) {
     return error("", "expected a mapping with classes, defaultClass and namespaces");
   }
-  if (auto key_error =
-          CheckMappingKeys(root, "", {"classes", "defaultClass", "namespaces"}, error)) {
+  if (auto key_error = CheckMappingKeys(
+          root, "", {"classes", "defaultClass", "namespaces", "podOverrides"}, error)) {
     return *key_error;
   }
 
@@ -351,16 +402,12 @@ Result<PriorityPolicy> ParsePrioritiesDocument(std::string_view document_text,
   if (!default_class.IsDefined() || default_class.IsNull()) {
     return error("defaultClass", "missing; name the class for pods whose namespace is not listed");
   }
-  auto default_name = ScalarString(default_class, "defaultClass", error);
-  if (!default_name) return default_name.error();
-  const auto default_index = FindClass(policy.classes, *default_name);
-  if (!default_index) {
-    return error("defaultClass", "unknown class " + Quoted(*default_name) + "; classes are " +
-                                     ClassNames(policy.classes));
-  }
+  auto default_index = ClassNamed(default_class, "defaultClass", policy, error);
+  if (!default_index) return default_index.error();
   policy.default_class = *default_index;
 
   if (auto namespace_error = ParseNamespaces(root, policy, error)) return *namespace_error;
+  if (auto override_error = ParsePodOverrides(root, policy, error)) return *override_error;
   policy.content_hash = Fnv1a64Hex(document_text);
   return policy;
 }

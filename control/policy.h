@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,11 +23,18 @@ struct TrafficClass {
   uint64_t min_rate_bps = 0;  // 0: no floor; served before strict priority up to this rate
 };
 
+// podOverrides: which choices pods may make through annotations (control/pod_overrides.h).
+struct PodOverridePolicy {
+  std::vector<uint32_t> allowed_classes;  // class indices a pod may name; default none
+  std::optional<uint32_t> offline_class;  // Volcano offline pods' class; default: ignored
+};
+
 struct PriorityPolicy {
   std::vector<TrafficClass> classes;  // highest priority first, 1..DG_MAX_CLASSES
   uint32_t default_class = 0;         // index into classes
   std::vector<std::pair<std::string, uint32_t>> exact_namespaces;   // name -> class index
   std::vector<std::pair<std::string, uint32_t>> prefix_namespaces;  // "batch-" -> class index
+  PodOverridePolicy pod_overrides;
   std::string content_hash;  // hex FNV-1a-64 of priorities.yaml text, to tell versions apart
 
   // Most specific first: an exact name entry, then `label_class` (the class a namespace

@@ -50,6 +50,7 @@ MetricSnapshot ControlPlane::Metrics() const {
                        sync_lag_.counts, sync_lag_.sum});
   }
   add(MetricIndex("dscp_gateway_healthy"), uint64_t{Healthy() ? 1u : 0u});
+  AddPodOverrideMetrics(snapshot, datapath_);
   for (const MetricSource& source : metric_sources_) source(snapshot);
   return snapshot;
 }

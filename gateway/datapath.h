@@ -74,6 +74,12 @@ class DpdkDatapathTables final : public DatapathTables {
   std::vector<PodDirectoryEntry> Pods() const override;
   uint32_t pod_table_size() const override { return datapath_.pod_table->Size(); }
   uint32_t pod_table_capacity() const override { return datapath_.pod_table->Capacity(); }
+  const PodOverrideDecision* PodOverride(uint32_t pod_slot) const override {
+    return datapath_.publisher->pod_slots().Decision(pod_slot);
+  }
+  std::array<uint64_t, kPodOverrideRefusalCount> PodOverrideRefusals() const override {
+    return datapath_.publisher->pod_slots().refused_totals();
+  }
   CounterTotals ReadCounters() const override;
   uint64_t Heartbeat() const override { return datapath_.counters->heartbeat.Load(); }
 

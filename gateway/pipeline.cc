@@ -85,7 +85,8 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
       class_ids[i] = static_cast<uint8_t>(policy.default_class);
       continue;
     }
-    const uint8_t class_id = policy.class_of_namespace[namespace_id % DG_MAX_NAMESPACES];
+    // The pod's own class (allowed annotation, Volcano offline) or its namespace's.
+    const uint8_t class_id = policy.ClassOf(namespace_id);
     class_ids[i] = class_id;
     rte_mbuf* mbuf = packets[i];
     const uint8_t dscp = policy.class_dscp[class_id];

@@ -56,6 +56,9 @@ inline constexpr uint8_t kNonIpClass = 0;
 
 // Classifies and marks `count` packets in place. Fills class_ids/namespace_ids for the
 // scheduler (namespace DG_NAMESPACE_NONE for unmarked frames). Returns `count`.
+// namespace_ids are pod-table values: the namespace id plus the pod's override slot
+// (policy_snapshot.h, NamespaceOfPodValue/SlotOfPodValue), which the worker's per-pod
+// limiter reads.
 uint16_t ClassifyAndMarkBurst(PipelineContext& context, const PolicySnapshot& policy,
                               rte_mbuf* const* packets, uint16_t count, uint8_t* class_ids,
                               uint32_t* namespace_ids);

@@ -134,16 +134,19 @@ PodSyncResult PodDirectory::ReplaceAll(const std::vector<PodTableEntry>& desired
   namespace_names.reserve(desired.size());
   for (const PodTableEntry& entry : desired) namespace_names.push_back(entry.namespace_name);
   // Interning first publishes a snapshot that knows every new namespace's class before
-  // any packet can be looked up to it.
+  // any packet can be looked up to it; override slots likewise.
   const std::vector<uint32_t> namespace_ids = publisher_->InternNamespaces(namespace_names);
 
   std::unordered_map<dg_pod_key, PodDirectoryEntry, PodTableKeyHash, PodTableKeyEqual> next;
   next.reserve(desired.size());
   for (size_t i = 0; i < desired.size(); ++i) {
     const PodTableEntry& entry = desired[i];
-    next.emplace(entry.address.key, PodDirectoryEntry{entry.address.text, entry.namespace_name,
-                                                      entry.pod_name, namespace_ids[i]});
+    const uint32_t slot = publisher_->AcquirePodSlot(entry.pod_uid, entry.annotations);
+    next.emplace(entry.address.key,
+                 PodDirectoryEntry{entry.address.text, entry.namespace_name, entry.pod_name,
+                                   namespace_ids[i], entry.pod_uid, entry.annotations, slot});
   }
+  publisher_->PublishIfChanged();
   // Removals first: they free the slots the additions may need in a full table.
   for (const auto& [key, entry] : entries_) {
     if (next.find(key) == next.end()) {
@@ -153,34 +156,49 @@ PodSyncResult PodDirectory::ReplaceAll(const std::vector<PodTableEntry>& desired
   }
   for (auto it = next.begin(); it != next.end();) {
     auto current = entries_.find(it->first);
-    if (current != entries_.end() && current->second.namespace_id == it->second.namespace_id) {
+    if (current != entries_.end() && current->second.namespace_id == it->second.namespace_id &&
+        current->second.pod_slot == it->second.pod_slot) {
       ++it;
       continue;
     }
-    if (!table_->Upsert(it->first, it->second.namespace_id)) {
+    if (!table_->Upsert(it->first, PodTableValue(it->second.namespace_id, it->second.pod_slot))) {
       ++result.failed;
       // Not in the datapath, so not in the mirror either: the next sync retries it.
       if (current != entries_.end()) table_->Remove(it->first);
+      publisher_->ReleasePodSlot(it->second.pod_uid, it->second.pod_slot);
       it = next.erase(it);
       continue;
     }
     ++(current == entries_.end() ? result.added : result.updated);
     ++it;
   }
+  for (const auto& [key, entry] : entries_)
+    publisher_->ReleasePodSlot(entry.pod_uid, entry.pod_slot);
   entries_ = std::move(next);
   return result;
 }
 
 bool PodDirectory::Upsert(const PodTableEntry& entry) {
   const uint32_t namespace_id = publisher_->InternNamespace(entry.namespace_name);
+  const uint32_t slot = publisher_->AcquirePodSlot(entry.pod_uid, entry.annotations);
+  publisher_->PublishIfChanged();  // an annotation change needs no table write at all
   auto current = entries_.find(entry.address.key);
-  if (current != entries_.end() && current->second.namespace_id == namespace_id &&
-      current->second.pod_name == entry.pod_name) {
-    return true;
+  const bool same_value = current != entries_.end() &&
+                          current->second.namespace_id == namespace_id &&
+                          current->second.pod_slot == slot;
+  if (!same_value && !table_->Upsert(entry.address.key, PodTableValue(namespace_id, slot))) {
+    publisher_->ReleasePodSlot(entry.pod_uid, slot);
+    return false;
   }
-  if (!table_->Upsert(entry.address.key, namespace_id)) return false;
-  entries_[entry.address.key] =
-      PodDirectoryEntry{entry.address.text, entry.namespace_name, entry.pod_name, namespace_id};
+  if (current != entries_.end())
+    publisher_->ReleasePodSlot(current->second.pod_uid, current->second.pod_slot);
+  entries_[entry.address.key] = PodDirectoryEntry{entry.address.text,
+                                                  entry.namespace_name,
+                                                  entry.pod_name,
+                                                  namespace_id,
+                                                  entry.pod_uid,
+                                                  entry.annotations,
+                                                  slot};
   return true;
 }
 
@@ -188,6 +206,7 @@ void PodDirectory::Erase(const dg_pod_key& key) {
   auto current = entries_.find(key);
   if (current == entries_.end()) return;
   table_->Remove(key);
+  publisher_->ReleasePodSlot(current->second.pod_uid, current->second.pod_slot);
   entries_.erase(current);
 }
 

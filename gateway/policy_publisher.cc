@@ -15,7 +15,20 @@ PolicyPublisher::~PolicyPublisher() { delete current_.load(std::memory_order_acq
 
 void PolicyPublisher::SetPolicy(PriorityPolicy policy) {
   policy_ = std::move(policy);
+  pod_slots_.Redecide(policy_);  // class indices and allowed classes may have changed
   Publish();
+}
+
+uint32_t PolicyPublisher::AcquirePodSlot(const std::string& uid,
+                                         const PodAnnotations& annotations) {
+  bool changed = false;
+  const uint32_t slot = pod_slots_.Acquire(uid, annotations, policy_, &changed);
+  pod_slots_changed_ = pod_slots_changed_ || changed;
+  return slot;
+}
+
+void PolicyPublisher::PublishIfChanged() {
+  if (pod_slots_changed_) Publish();
 }
 
 void PolicyPublisher::SetNamespaceLabelClasses(
@@ -82,6 +95,14 @@ void PolicyPublisher::Publish() {
         id < names_.size() && id != DG_NAMESPACE_NONE ? ResolveClass(names_[id])
                                                       : policy_.default_class);
   }
+  for (uint32_t slot = 0; slot < kPodSlotCount; ++slot) {
+    const PodOverrideDecision* decision = pod_slots_.Decision(slot);
+    snapshot->class_of_pod_slot[slot] = decision != nullptr && decision->class_index
+                                            ? static_cast<uint8_t>(*decision->class_index)
+                                            : kFollowNamespaceClass;
+    snapshot->pod_egress_bps[slot] = decision != nullptr ? decision->egress_bps : 0;
+  }
+  pod_slots_changed_ = false;
   const PolicySnapshot* previous = current_.exchange(snapshot.release(), std::memory_order_acq_rel);
   // Workers may still hold `previous` until they next pass a quiescent state. This is
   // rte_rcu_qsbr_synchronize() spelled out: start + check are inline (rte_rcu_qsbr.h), so

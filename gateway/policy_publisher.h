@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "control/pod_overrides.h"
 #include "control/policy.h"
 #include "gateway/policy_snapshot.h"
 
@@ -43,6 +44,14 @@ class PolicyPublisher {
   std::vector<uint32_t> InternNamespaces(const std::vector<std::string_view>& names);
   uint32_t InternNamespace(std::string_view name) { return InternNamespaces({name})[0]; }
 
+  // A pod's override slot (control/pod_overrides.h) for one more of its addresses, decided
+  // under the current policy; 0 if it needs none. Not published until PublishIfChanged(),
+  // which must run before a pod table entry points at the slot.
+  uint32_t AcquirePodSlot(const std::string& uid, const PodAnnotations& annotations);
+  void ReleasePodSlot(const std::string& uid, uint32_t slot) { pod_slots_.Release(uid, slot); }
+  void PublishIfChanged();
+  const PodOverrideSlots& pod_slots() const { return pod_slots_; }
+
   // Id -> name for reporting; "" for unused ids.
   const std::string& NamespaceName(uint32_t namespace_id) const;
   uint32_t ClassOfNamespace(uint32_t namespace_id) const;
@@ -57,6 +66,8 @@ class PolicyPublisher {
   std::vector<std::string> names_;  // index = id; id 0 is DG_NAMESPACE_NONE
   std::unordered_map<std::string, uint32_t> ids_;
   std::map<std::string, std::string> label_classes_;
+  PodOverrideSlots pod_slots_;
+  bool pod_slots_changed_ = false;
   std::atomic<const PolicySnapshot*> current_{nullptr};
 };
 

@@ -131,6 +131,8 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
     worker_options.burst_size = options.burst_size;
     worker_options.backpressure = true;
     worker_options.pass_uplink_to_kernel = false;
+    // Replay checks marking, not timing: per-pod limits would pace (and drop) by wall clock.
+    worker_options.enforce_pod_limits = false;
     Worker worker(worker_options, (*datapath)->pipeline.get(), &scheduler);
 
     const Result<uint64_t> not_carried =
@@ -153,13 +155,16 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
       exit_code = 1;
     }
     MetricSnapshot snapshot;
-    AddCounterMetrics(snapshot, totals, DpdkDatapathTables(**datapath), rte_get_tsc_hz());
+    const DpdkDatapathTables tables(**datapath);
+    AddCounterMetrics(snapshot, totals, tables, rte_get_tsc_hz());
+    AddPodOverrideMetrics(snapshot, tables);
     if (options.json) {
       boost::json::object document = StatsJson(snapshot, (*datapath)->publisher->policy());
       document["packets_in"] = totals.kernel_rx_packets;
       document["packets_out"] = totals.uplink_tx_packets;
       document["frames_not_carried"] = *not_carried;
       document["policy_hash"] = (*datapath)->publisher->policy().content_hash;
+      document["pods"] = PodsJson(tables);
       std::printf("%s\n", boost::json::serialize(document).c_str());
     } else {
       std::printf("replay: %lu frames in, %lu frames out, %lu marked, %lu not carried\n",

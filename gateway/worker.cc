@@ -5,11 +5,17 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 
+#include <algorithm>
+
 namespace dg {
 
 Worker::Worker(const WorkerOptions& options, PipelineContext* context,
                StrictPriorityScheduler* scheduler)
-    : options_(options), context_(context), scheduler_(scheduler), counters_(context->counters) {
+    : options_(options),
+      context_(context),
+      scheduler_(scheduler),
+      counters_(context->counters),
+      pod_shaper_(rte_get_tsc_hz(), context->counters) {
   if (options_.burst_size == 0 || options_.burst_size > kMaxBurst) options_.burst_size = 32;
 }
 
@@ -32,17 +38,42 @@ uint32_t Worker::ReceiveFromKernel(uint64_t now_tsc) {
   uint8_t class_ids[kMaxBurst];
   uint32_t namespace_ids[kMaxBurst];
   ClassifyAndMarkBurst(*context_, *policy, packets, received, class_ids, namespace_ids);
+  uint16_t admitted = received;
+  if (options_.enforce_pod_limits) {
+    pod_shaper_.ApplyPolicy(*policy, now_tsc);
+    admitted = pod_shaper_.AdmitBurst(packets, class_ids, namespace_ids, received, now_tsc);
+  }
   // Uncongested (nothing queued or waiting for the uplink, tokens to spare): the burst goes
   // straight to the uplink's pending list, skipping the queue round trip.
   if (pending_count_ == 0) {
     scheduler_->ApplyPolicy(*policy, now_tsc);
     pending_count_ =
-        scheduler_->CutThroughBurst(packets, class_ids, namespace_ids, received, now_tsc, pending_);
+        scheduler_->CutThroughBurst(packets, class_ids, namespace_ids, admitted, now_tsc, pending_);
     pending_offset_ = 0;
     if (pending_count_ != 0) return received;
   }
-  scheduler_->EnqueueBurst(packets, class_ids, namespace_ids, received, now_tsc);
+  scheduler_->EnqueueBurst(packets, class_ids, namespace_ids, admitted, now_tsc);
   return received;
+}
+
+uint16_t Worker::SchedulerRoom() const {
+  if (!options_.backpressure) return options_.burst_size;
+  uint32_t room = options_.burst_size;
+  for (uint32_t c = 0; c < DG_MAX_CLASSES; ++c) room = std::min(room, scheduler_->FreeSlots(c));
+  return static_cast<uint16_t>(room);
+}
+
+uint32_t Worker::ReleasePodQueues(uint64_t now_tsc) {
+  if (pod_shaper_.Backlog() == 0) return 0;
+  const PolicySnapshot* policy = context_->policy->load(std::memory_order_acquire);
+  pod_shaper_.ApplyPolicy(*policy, now_tsc);
+  rte_mbuf* packets[kMaxBurst];
+  uint8_t class_ids[kMaxBurst];
+  uint32_t pod_values[kMaxBurst];
+  const uint16_t released =
+      pod_shaper_.ReleaseBurst(*policy, packets, class_ids, pod_values, SchedulerRoom(), now_tsc);
+  scheduler_->EnqueueBurst(packets, class_ids, pod_values, released, now_tsc);
+  return released;
 }
 
 uint32_t Worker::SendToUplink(uint64_t now_tsc) {
@@ -94,6 +125,7 @@ uint32_t Worker::PassUplinkToKernel() {
 uint32_t Worker::PollOnce(uint64_t now_tsc, bool receive_from_kernel) {
   uint32_t moved = 0;
   if (receive_from_kernel) moved += ReceiveFromKernel(now_tsc);
+  moved += ReleasePodQueues(now_tsc);
   moved += SendToUplink(now_tsc);
   if (options_.pass_uplink_to_kernel) moved += PassUplinkToKernel();
   return moved;
@@ -107,6 +139,7 @@ void Worker::DiscardBacklog() {
   }
   pending_count_ = 0;
   pending_offset_ = 0;
+  discarded += pod_shaper_.DiscardAll();
   discarded += scheduler_->DiscardAll();
   counters_->drain_drops.Add(discarded);
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "gateway/pipeline.h"
+#include "gateway/pod_shaper.h"
 #include "gateway/scheduler.h"
 
 struct rte_rcu_qsbr;
@@ -24,6 +25,8 @@ struct WorkerOptions {
   bool backpressure = false;
   // Replay has no return path to pass through.
   bool pass_uplink_to_kernel = true;
+  // Per-pod egress limits (kubernetes.io/egress-bandwidth) in the pod shaper.
+  bool enforce_pod_limits = true;
 };
 
 class Worker {
@@ -34,8 +37,10 @@ class Worker {
   // One iteration. Returns the number of frames that moved (received or sent).
   uint32_t PollOnce(uint64_t now_tsc, bool receive_from_kernel);
 
-  // Frames still held: queued in the scheduler or waiting for the uplink to take them.
-  uint32_t Backlog() const { return scheduler_->TotalDepth() + pending_count_; }
+  // Frames still held: in pod queues, queued in the scheduler or waiting for the uplink.
+  uint32_t Backlog() const {
+    return pod_shaper_.Backlog() + scheduler_->TotalDepth() + pending_count_;
+  }
 
   // Frees everything still held, counting it as drain drops (shutdown deadline passed).
   void DiscardBacklog();
@@ -50,6 +55,8 @@ class Worker {
 
  private:
   uint32_t ReceiveFromKernel(uint64_t now_tsc);
+  uint32_t ReleasePodQueues(uint64_t now_tsc);
+  uint16_t SchedulerRoom() const;
   uint32_t SendToUplink(uint64_t now_tsc);
   uint32_t PassUplinkToKernel();
 
@@ -57,6 +64,7 @@ class Worker {
   PipelineContext* context_;
   StrictPriorityScheduler* scheduler_;
   WorkerCounters* counters_;
+  PodShaper pod_shaper_;
   rte_mbuf* pending_[kMaxBurst];
   uint16_t pending_count_ = 0;
   uint16_t pending_offset_ = 0;

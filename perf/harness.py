@@ -12,6 +12,8 @@ Sections (in the order they run; --only picks some):
               vs dpdk-testpmd io and macswap on the same vdevs
   afxdp       AF_XDP over veth on the netns virtual node (netns_sections.py): TCP
               goodput and 64-byte UDP packet rate, dscp-gateway vs testpmd io
+  podlimit    pod-hi limited to 50 Mbit/s by kubernetes.io/egress-bandwidth, TCP + RTT probe,
+              pod-lo 100 Mbit/s UDP: the gateway's pod shaper vs TBF on ifb
   congestion  shaped uplink R, UDP flood at 2R, high-priority TCP + RTT probe: gateway
               with priorities, the same with a 10% floor for scavenger, gateway FIFO, and
               the kernel peer (iptables DSCP + HTB)
@@ -44,8 +46,8 @@ from bench_util import (SectionError, cpu_share, log, median, ratio, stop_proces
 from netns import Failure, Interrupted, install_signal_handlers, remove_dpdk_leftovers, worker_cpu_seconds  # noqa: E402
 from netns_sections import NetnsSections  # noqa: E402
 
-SECTIONS = ["stages", "table", "update", "pipeline", "afxdp", "congestion"]
-ROOT_SECTIONS = {"pipeline", "afxdp", "congestion"}
+SECTIONS = ["stages", "table", "update", "pipeline", "afxdp", "congestion", "podlimit"]
+ROOT_SECTIONS = {"pipeline", "afxdp", "congestion", "podlimit"}
 TABLE_SIZES = [100, 10_000, 150_000, 1_000_000]
 
 # Parameters per profile. Repetitions: 3 quick, 5 full; every number is a median.
@@ -465,6 +467,8 @@ def evaluate_targets(results: dict) -> list[dict]:
         ("congestion: priority high RTT p99 (ms)", "<= 2",
          get(["congestion", "priority", "rtt_p99_ms"]), lambda v: v <= 2.0),
         ("update: visibility p99 (us)", "<= 10000", get(["update", "p99_us"]), lambda v: v <= 10_000),
+        ("pod limit: gateway TCP frames / limit", "0.90-1.10",
+         get(["podlimit", "gateway", "wire_share_of_limit"]), lambda v: 0.9 <= v <= 1.1),
     ]
     return [{"name": n, "target": t, "value": v, "met": None if v is None else bool(check(v))}
             for n, t, v, check in rows]

@@ -1,6 +1,7 @@
 """The sections of perf/harness.py that run on the netns virtual node (perf/netns/):
-afxdp (dscp-gateway vs testpmd io over AF_XDP on veth) and congestion (priority, FIFO
-and the kernel peer behind a shaped uplink)."""
+afxdp (dscp-gateway vs testpmd io over AF_XDP on veth), congestion (priority, FIFO
+and the kernel peer behind a shaped uplink) and podlimit (a pod's egress limit: the
+gateway's pod shaper vs TBF on ifb)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 
 from bench_util import SectionError, cpu_share, log, median, ratio
 from netns import Failure, remove_dpdk_leftovers, worker_cpu_seconds
-from netns import experiment
+from netns import experiment, pod_limit
 from netns.iperf import iperf_json, tcp_result
 from netns.results import format_table
 from netns.virtual_node import KERNEL_MODE, REMOTE_IP, TCP_PORT, UDP_PORT, VirtualNode
@@ -39,6 +40,8 @@ HIGH_RATE_VARIANTS = [
     ("priority_1g_ecn", HIGH_SHAPER_MBIT, True, True),
     ("priority_1g_no_aqm", HIGH_SHAPER_MBIT, False, False),
 ]
+POD_LIMIT_MBIT, POD_OTHER_MBIT = 50, 100  # podlimit: pod-hi's limit, pod-lo's UDP rate
+FRAME_PER_GOODPUT = 1514 / 1448  # the pod limit counts Ethernet frames without framing
 
 
 class NetnsSections:
@@ -220,6 +223,25 @@ class NetnsSections:
                                                   shaper)
         c["ratio_priority_to_kernel"] = ratio(c["priority"].get("high_bps"), c["kernel"].get("high_bps"))
         self.results["congestion"] = c
+
+
+    def section_podlimit(self) -> None:
+        """A pod's kubernetes.io/egress-bandwidth: the gateway's pod shaper against TBF on
+        ifb (the bandwidth CNI plugin), perf/netns/pod_limit.py."""
+        report: dict = {"limit_bps": POD_LIMIT_MBIT * 1_000_000}
+
+        def body(node):
+            a = node.args
+            a.shaper_mbit, a.flood_mbit, a.no_flood = 0, POD_OTHER_MBIT, False
+            a.duration, a.repeat, a.rtt_probe_hz = self.profile["congestion_duration"], 1, self.profile["probe_hz"]
+            for mode in pod_limit.LIMIT_MODES:
+                r = report[mode] = pod_limit.run_limit_mode(node, mode, report["limit_bps"])
+                r["wire_share_of_limit"] = ratio((r.get("high_bps") or 0) * FRAME_PER_GOODPUT, report["limit_bps"])
+                log(f"podlimit {mode}: {(r.get('high_bps') or 0) / 1e6:.1f} Mbit/s of {POD_LIMIT_MBIT}, "
+                    f"rtt p99 {r.get('rtt_p99_ms')} ms, other pod {(r.get('low_bps') or 0) / 1e6:.1f} Mbit/s")
+
+        self.with_node(body)
+        self.results["podlimit"] = report
 
 
 def udp_rates(server_text: str, client_text: str) -> dict:

@@ -138,11 +138,26 @@ int Pods(Client& client, const Options& options) {
     std::printf("no pods in the table\n");
     return kExitOk;
   }
-  Table table({{"IP"}, {"NAMESPACE"}, {"POD"}, {"CLASS"}, {"DSCP", true}});
+  Table table({{"IP"},
+               {"NAMESPACE"},
+               {"POD"},
+               {"CLASS"},
+               {"DSCP", true},
+               {"FROM"},
+               {"REQUESTED"},
+               {"EGRESS", true},
+               {"REFUSED"}});
   for (const json::value* pod : rows) {
+    const uint64_t egress_bps = Unsigned(Field(pod, {"egress_bps"}));
+    std::string refusals;
+    for (const json::value& reason : Array(Field(pod, {"refusals"}))) {
+      refusals += (refusals.empty() ? "" : ",") + Text(&reason);
+    }
     table.AddRow({Text(Field(pod, {"ip"})), Text(Field(pod, {"namespace"})),
                   Text(Field(pod, {"pod"})), Text(Field(pod, {"class"})),
-                  Count(Unsigned(Field(pod, {"dscp"})))});
+                  Count(Unsigned(Field(pod, {"dscp"}))), OrDash(Text(Field(pod, {"class_source"}))),
+                  OrDash(Text(Field(pod, {"requested_class"}))),
+                  egress_bps == 0 ? "-" : Count(egress_bps), OrDash(refusals)});
   }
   table.Print(stdout);
   std::printf("\n%zu pod addresses\n", rows.size());

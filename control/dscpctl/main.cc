@@ -26,7 +26,8 @@ commands:
             Kubernetes sync
   stats     rates from two /v1/stats samples --interval apart: per port, per class
             (throughput, drops, queue depth, sojourn), per namespace, unclassified frames
-  pods      the pod table: ip, namespace, pod, class, dscp (sorted by namespace, pod)
+  pods      the pod table: ip, namespace, pod, class, dscp, where the class came from,
+            the class the pod asked for, its egress limit (bit/s) and refused annotations
   policy    priority classes, namespace mappings and reload status
 
 options:

@@ -257,31 +257,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Builds the virtual node, measures every mode of args.mode_list and removes the node
-    again (also on errors and signals: see common.install_signal_handlers). Returns the
-    report that results.format_table prints; raises Failure or Interrupted."""
+def on_virtual_node(args: argparse.Namespace, measure) -> dict:
+    """Builds the virtual node, returns measure(node) and removes the node again (also on
+    errors and signals: see common.install_signal_handlers); raises Failure or Interrupted."""
     node = None
     try:
         preflight(args)
         node = VirtualNode(args)
         node.build()
-        report = {"forwarder": args.forwarder, "plumbing": node.plumbing, "shaper_bps": args.shaper_mbit * 1_000_000,
-                  "shaped": args.forwarder == "gateway", "duration_s": args.duration,
-                  "flood_bps": None if args.no_flood else args.flood_mbit * 1_000_000,
-                  "modes": args.mode_list, "namespace_prefix": node.prefix, "repeat": args.repeat,
-                  "rtt_probe_hz": args.rtt_probe_hz,
-                  "started": datetime.datetime.now().isoformat(timespec="seconds"),
-                  "cpus": os.cpu_count(), "loadavg_start": os.getloadavg()[0],
-                  "loadavg_start_1_5_15": list(os.getloadavg())}
-        if report["loadavg_start"] > (os.cpu_count() or 1):
-            node.log(f"warning: host is busy (load {report['loadavg_start']:.1f} on {os.cpu_count()} CPUs); the "
-                     "forwarder busy-polls a core, so expect lower and noisier numbers")
-        for mode in args.mode_list:
-            report[mode] = run_mode(node, mode)
-        report["loadavg_end"] = os.getloadavg()[0]
-        report["loadavg_end_1_5_15"] = list(os.getloadavg())
-        return report
+        return measure(node)
     except Failure:
         if node:
             node.failed = True
@@ -291,3 +275,28 @@ def run(args: argparse.Namespace) -> dict:
             # No second Ctrl-C in the middle of the cleanup; it is bounded by timeouts.
             ignore_signals()
             node.teardown()
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Measures every mode of args.mode_list on a virtual node. Returns the report that
+    results.format_table prints; raises Failure or Interrupted."""
+    return on_virtual_node(args, lambda node: measure_modes(node, args))
+
+
+def measure_modes(node: VirtualNode, args: argparse.Namespace) -> dict:
+    report = {"forwarder": args.forwarder, "plumbing": node.plumbing, "shaper_bps": args.shaper_mbit * 1_000_000,
+              "shaped": args.forwarder == "gateway", "duration_s": args.duration,
+              "flood_bps": None if args.no_flood else args.flood_mbit * 1_000_000,
+              "modes": args.mode_list, "namespace_prefix": node.prefix, "repeat": args.repeat,
+              "rtt_probe_hz": args.rtt_probe_hz,
+              "started": datetime.datetime.now().isoformat(timespec="seconds"),
+              "cpus": os.cpu_count(), "loadavg_start": os.getloadavg()[0],
+              "loadavg_start_1_5_15": list(os.getloadavg())}
+    if report["loadavg_start"] > (os.cpu_count() or 1):
+        node.log(f"warning: host is busy (load {report['loadavg_start']:.1f} on {os.cpu_count()} CPUs); the "
+                 "forwarder busy-polls a core, so expect lower and noisier numbers")
+    for mode in args.mode_list:
+        report[mode] = run_mode(node, mode)
+    report["loadavg_end"] = os.getloadavg()[0]
+    report["loadavg_end_1_5_15"] = list(os.getloadavg())
+    return report

@@ -239,7 +239,7 @@ class VirtualNode(NetnsHarness):
                 f.write(f"    {line}\n")
         pods = self.path("pods.json")
         with open(pods, "w") as f:
-            json.dump(pod_list(), f, indent=2)
+            json.dump(pod_list(getattr(self, "pod_annotations", None)), f, indent=2)
         cfg = self.path(f"gateway-{mode}.yaml")
         eal = ", ".join(json.dumps(a) for a in self.eal_args(mode))
         if self.plumbing == "attach":
@@ -333,12 +333,14 @@ class VirtualNode(NetnsHarness):
                       f"--- forwarder stdout ---\n{tail(self.read_log(name, 'out'))}")
 
 
-def pod_list() -> dict:
+def pod_list(annotations: dict | None = None) -> dict:
+    """The two pods; `annotations` maps a pod IP to that pod's metadata.annotations."""
     def pod(name, namespace, ip, uid):
         return {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": namespace, "uid": uid,
-                         "creationTimestamp": "2024-05-01T12:00:00Z", "labels": {"app": name.rsplit("-", 1)[0]}},
+                         "creationTimestamp": "2024-05-01T12:00:00Z", "labels": {"app": name.rsplit("-", 1)[0]},
+                         "annotations": (annotations or {}).get(ip, {})},
             "spec": {"nodeName": "virtual-node", "containers": [{"name": "main", "image": "iperf3"}]},
             "status": {"phase": "Running", "hostIP": NODE_UP_IP, "podIP": ip, "podIPs": [{"ip": ip}]},
         }

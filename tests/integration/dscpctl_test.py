@@ -408,11 +408,12 @@ def main() -> int:
         rc, out, err, _ = r.run(base + ["pods"])
         check(rc == 0, f"exit {rc}", out, err)
         rows = [line.split() for line in out.splitlines()[1:] if line.strip() and not line.endswith("addresses")]
-        check(out.splitlines()[0].split() == ["IP", "NAMESPACE", "POD", "CLASS", "DSCP"], "header", out)
+        check(out.splitlines()[0].split() == ["IP", "NAMESPACE", "POD", "CLASS", "DSCP", "FROM", "REQUESTED",
+                                              "EGRESS", "REFUSED"], "header", out)
         check([(c[1], c[2], c[0]) for c in rows] == PODS_SORTED, "rows sorted by namespace, pod", out)
         by_ip = {c[0]: c for c in rows}
-        check(by_ip["fd00:10:244:2::1f"][3:] == ["critical", "46"], "IPv6 pod row", out)
-        check(by_ip["10.244.3.12"][1:] == ["batch-etl", "hourly-aggregate-28751880-qz2mc", "scavenger", "8"],
+        check(by_ip["fd00:10:244:2::1f"][3:5] == ["critical", "46"], "IPv6 pod row", out)
+        check(by_ip["10.244.3.12"][1:5] == ["batch-etl", "hourly-aggregate-28751880-qz2mc", "scavenger", "8"],
               "batch pod row", out)
         check("7 pod addresses" in out, "count line", out)
 

@@ -88,6 +88,65 @@ def write_traffic(path, sources):
     wrpcap(path, frames)
 
 
+def namespace_bytes(rest, name):
+    for entry in get_json(rest, '/v1/stats')['namespaces']:
+        if entry['namespace'] == name:
+            return entry['bytes']
+    return 0
+
+
+def measured_bps(rest, namespace, seconds=2.0):
+    """What the gateway let through from `namespace` (bytes its pod shaper admitted)."""
+    before, start = namespace_bytes(rest, namespace), time.monotonic()
+    time.sleep(seconds)
+    return (namespace_bytes(rest, namespace) - before) * 8 / (time.monotonic() - start)
+
+
+def check_pod_overrides(checks, control, rest, pods, pod_class):
+    """Pod annotations through the watch: an allowed and a refused dscp-gateway.io/class,
+    Volcano offline work, and kubernetes.io/egress-bandwidth changed while traffic flows."""
+    policy = PRIORITIES.replace('ns-crit: critical', 'ns-crit: high') + \
+        'podOverrides: {allowedClasses: [standard, scavenger], offlineClass: scavenger}\n'
+    post(control, '/configmaps', {'name': CM_NAME, 'namespace': CM_NAMESPACE,
+                                  'data': {'priorities.yaml': policy}})
+    post(control, '/pods', {'name': 'web', 'namespace': 'ns-web',
+                            'annotations': {'dscp-gateway.io/class': 'scavenger'}})
+    checks.check('an allowed pod class annotation applies',
+                 wait_for(lambda: pods().get('10.244.1.2', {}).get('class_source') == 'pod-annotation' and
+                          pod_class('10.244.1.2') == 'scavenger', 3), json.dumps(pods()))
+    post(control, '/pods', {'name': 'trainer', 'namespace': 'ns-crit',
+                            'annotations': {'dscp-gateway.io/class': 'critical'}})
+    refused = wait_for(lambda: pods().get('10.244.1.1', {}).get('refusals') == ['class_not_allowed'], 3)
+    checks.check('a class not allowed is refused, the namespace class stays',
+                 refused and pod_class('10.244.1.1') == 'high', json.dumps(pods()))
+    metrics = urllib.request.urlopen(rest + '/metrics', timeout=5).read().decode()
+    checks.check('the refusal is counted',
+                 'dscp_gateway_pod_override_refused_total{reason="class_not_allowed"} 1' in metrics,
+                 '\n'.join(line for line in metrics.splitlines() if 'refused' in line))
+
+    post(control, '/namespaces', {'name': 'ns-lim'})
+    post(control, '/pods', {'name': 'offline', 'namespace': 'ns-lim', 'node': NODE, 'ip': '10.244.1.3',
+                            'phase': 'Running',
+                            'annotations': {'volcano.sh/qos-level': '-1',
+                                            'kubernetes.io/egress-bandwidth': '1M'}})
+    checks.check('a Volcano offline pod gets the offline class',
+                 wait_for(lambda: pods().get('10.244.1.3', {}).get('class_source') == 'volcano-offline' and
+                          pod_class('10.244.1.3') == 'scavenger', 3), json.dumps(pods()))
+    time.sleep(0.5)  # past the bucket's initial burst
+    rate = measured_bps(rest, 'ns-lim')
+    checks.check('its egress is held to its 1M limit (within 10%)', 0.9e6 <= rate <= 1.1e6, '%.0f bit/s' % rate)
+    post(control, '/pods', {'name': 'offline', 'namespace': 'ns-lim',
+                            'annotations': {'kubernetes.io/egress-bandwidth': '2M'}})
+    wait_for(lambda: pods().get('10.244.1.3', {}).get('egress_bps') == 2000000, 3)
+    time.sleep(0.5)
+    rate = measured_bps(rest, 'ns-lim')
+    checks.check('a changed limit applies while traffic flows (2M within 10%)', 1.8e6 <= rate <= 2.2e6,
+                 '%.0f bit/s' % rate)
+    post(control, '/pods/delete', {'namespace': 'ns-lim', 'name': 'offline'})
+    checks.check('the limited pod leaves the table', wait_for(lambda: '10.244.1.3' not in pods(), 3),
+                 json.dumps(pods()))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--gateway-binary', required=True)
@@ -240,6 +299,8 @@ def main():
         post(control, '/pods', {'name': 'reuser', 'namespace': 'ns-web', 'phase': 'Succeeded'})
         checks.check('a finished pod leaves the table', wait_for(lambda: '10.244.1.3' not in pods(), 3),
                      json.dumps(pods()))
+
+        check_pod_overrides(checks, control, rest, pods, pod_class)
 
         restarts = watch_of('/pods').get('watch_restarts', 0)
         post(control, '/fault/drop-watch', {'resource': 'pods'})

@@ -309,6 +309,12 @@ def render_priorities_yaml(policy: dict) -> str:
     lines.append("namespaces:")
     for namespace, class_name in policy["namespaces"].items():
         lines.append(f"  {yaml_scalar(namespace)}: {yaml_scalar(class_name)}")
+    if "podOverrides" in policy:
+        lines.append("podOverrides:")
+        allowed = policy["podOverrides"].get("allowedClasses", [])
+        lines.append(f"  allowedClasses: [{', '.join(yaml_scalar(name) for name in allowed)}]")
+        if "offlineClass" in policy["podOverrides"]:
+            lines.append(f"  offlineClass: {yaml_scalar(policy['podOverrides']['offlineClass'])}")
     return "\n".join(lines) + "\n"
 
 
@@ -335,6 +341,8 @@ def render_pod_list(pods: list[dict]) -> dict:
         }
         if pod.get("deleting"):
             metadata["deletionTimestamp"] = "2024-08-01T00:00:00Z"
+        if pod.get("annotations"):
+            metadata["annotations"] = pod["annotations"]
         status = {"phase": phase}
         if pod["ips"]:
             status["podIP"] = pod["ips"][0]

@@ -226,6 +226,26 @@ def check_json_counts(stdout: str, frame_count: int, report: Report) -> None:
         report.fail(RUN_LEVEL, f"--json reports {total_in} frames in, IN.pcap has {frame_count}")
 
 
+def check_json_pods(stdout: str, pods: list[dict], report: Report) -> None:
+    """Each case-table pod with expect_pod appears in the report's per-pod rows (every one
+    of its addresses) with those fields: what its annotations got it and why."""
+    try:
+        rows = {row["ip"]: row for row in parse_json_report(stdout).get("pods", [])}
+    except (ValueError, AttributeError, KeyError, TypeError) as error:
+        report.fail(RUN_LEVEL, f"--json output has no readable pods: {error}")
+        return
+    for pod in pods:
+        for address in pod["ips"] if "expect_pod" in pod else []:
+            row = rows.get(address)
+            if row is None:
+                report.fail(RUN_LEVEL, f"--json pods: no row for {pod['name']} {address}")
+                continue
+            for key, expected in pod["expect_pod"].items():
+                if row.get(key) != expected:
+                    report.fail(RUN_LEVEL, f"--json pods: {pod['name']} {address}: {key} is "
+                                           f"{row.get(key)!r}, expected {expected!r}")
+
+
 # ---------------------------------------------------------------------------
 # Per-frame checks.
 
@@ -310,6 +330,7 @@ def run_oracle(gateway_command: list[str], workdir: Path) -> Report:
     stdout = run_gateway(gateway_command, fixtures, out_pcap, report)
     if stdout is not None:
         check_json_counts(stdout, len(fixtures.frames), report)
+        check_json_pods(stdout, make_fixtures.load_case_table()["pods"], report)
 
     try:
         output_frames = read_frames(out_pcap)

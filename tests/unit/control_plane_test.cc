@@ -134,6 +134,40 @@ TEST_F(ControlPlaneTest, PodsDocumentListsEachAddressWithItsClass) {
   EXPECT_EQ(pod.at("dscp"), 46);
 }
 
+TEST_F(ControlPlaneTest, PodsDocumentShowsRequestedAndEffectiveClassAndWhy) {
+  datapath_.PublishPolicy(
+      *ParsePriorities(std::string(kTwoClasses) + "podOverrides: {allowedClasses: [standard]}\n",
+                       "priorities.yaml"));
+  for (auto [ip, uid, pod_namespace, requested] :
+       {std::tuple{"10.0.0.1", "uid-allowed", "ray", "standard"},
+        std::tuple{"10.0.0.2", "uid-refused", "web", "critical"}}) {
+    PodTableEntry entry;
+    ASSERT_TRUE(ParsePodAddress(ip, &entry.address.key));
+    entry.address.text = ip;
+    entry.namespace_name = pod_namespace;
+    entry.pod_name = uid;
+    entry.pod_uid = uid;
+    entry.annotations.requested_class = requested;
+    entry.annotations.egress_bandwidth = "10M";
+    datapath_.UpsertPod(entry);
+  }
+  const auto document = GetJson("/v1/pods");
+  const auto& allowed = document.at("pods").as_array().at(0).as_object();
+  EXPECT_EQ(allowed.at("class"), "standard");
+  EXPECT_EQ(allowed.at("class_source"), "pod-annotation");
+  EXPECT_EQ(allowed.at("egress_bps"), 10'000'000);
+  EXPECT_EQ(allowed.at("override_refused"), "");
+  const auto& refused = document.at("pods").as_array().at(1).as_object();
+  EXPECT_EQ(refused.at("requested_class"), "critical");
+  EXPECT_EQ(refused.at("class"), "standard");  // the namespace's class, not the request
+  EXPECT_EQ(refused.at("class_source"), "namespace");
+  EXPECT_THAT(std::string(refused.at("override_refused").as_string()),
+              HasSubstr("class_not_allowed"));
+  EXPECT_THAT(
+      plane_->MetricsText(),
+      HasSubstr("dscp_gateway_pod_override_refused_total{reason=\"class_not_allowed\"} 1\n"));
+}
+
 TEST_F(ControlPlaneTest, PolicyDocumentReportsSourceAndLastRejection) {
   dir_.Write("priorities.yaml", "classes: []\n");
   plane_->policy_sources().ReloadFiles("SIGHUP", true);

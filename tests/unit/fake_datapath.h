@@ -34,6 +34,7 @@ class FakeDatapath : public DatapathTables {
   uint64_t policy_generation() const override { return generation_; }
   void PublishPolicy(PriorityPolicy policy) override {
     policy_ = std::move(policy);
+    pod_slots_.Redecide(policy_);
     ++generation_;
   }
   void PublishNamespaceLabelClasses(std::map<std::string, std::string> classes) override {
@@ -51,6 +52,7 @@ class FakeDatapath : public DatapathTables {
   PodSyncResult ApplyPods(const std::vector<PodTableEntry>& entries) override {
     PodSyncResult result;
     result.removed = static_cast<uint32_t>(pods_.size());
+    for (const auto& [address, entry] : pods_) pod_slots_.Release(entry.pod_uid, entry.pod_slot);
     pods_.clear();
     for (const PodTableEntry& entry : entries) {
       UpsertPod(entry);
@@ -60,11 +62,30 @@ class FakeDatapath : public DatapathTables {
     return result;
   }
   bool UpsertPod(const PodTableEntry& entry) override {
-    pods_[entry.address.text] = PodDirectoryEntry{entry.address.text, entry.namespace_name,
-                                                  entry.pod_name, Intern(entry.namespace_name)};
+    bool changed = false;
+    const uint32_t slot = pod_slots_.Acquire(entry.pod_uid, entry.annotations, policy_, &changed);
+    ErasePod(entry.address.key);
+    pods_[entry.address.text] = PodDirectoryEntry{entry.address.text,
+                                                  entry.namespace_name,
+                                                  entry.pod_name,
+                                                  Intern(entry.namespace_name),
+                                                  entry.pod_uid,
+                                                  entry.annotations,
+                                                  slot};
     return true;
   }
-  void ErasePod(const dg_pod_key& key) override { pods_.erase(FormatPodAddress(key)); }
+  void ErasePod(const dg_pod_key& key) override {
+    auto found = pods_.find(FormatPodAddress(key));
+    if (found == pods_.end()) return;
+    pod_slots_.Release(found->second.pod_uid, found->second.pod_slot);
+    pods_.erase(found);
+  }
+  const PodOverrideDecision* PodOverride(uint32_t pod_slot) const override {
+    return pod_slots_.Decision(pod_slot);
+  }
+  std::array<uint64_t, kPodOverrideRefusalCount> PodOverrideRefusals() const override {
+    return pod_slots_.refused_totals();
+  }
   std::vector<PodDirectoryEntry> Pods() const override {
     std::vector<PodDirectoryEntry> pods;
     for (const auto& [address, entry] : pods_) pods.push_back(entry);
@@ -92,6 +113,7 @@ class FakeDatapath : public DatapathTables {
   std::map<std::string, std::string> label_classes_;
   std::vector<std::string> names_;  // index = namespace id; 0 is DG_NAMESPACE_NONE
   std::map<std::string, PodDirectoryEntry> pods_;
+  PodOverrideSlots pod_slots_;
 };
 
 class FakePorts : public PortView {

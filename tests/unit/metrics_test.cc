@@ -117,6 +117,9 @@ std::optional<json::value> JsonPlace(const json::object& document, const Expecte
     case MetricGroup::kXdp:
       place = member(member(&root, "xdp"), spec.json_key);
       break;
+    case MetricGroup::kPodOverride:
+      place = member(member(member(&root, "pod_overrides"), "refused"), row.labels[0]);
+      break;
   }
   if (place == nullptr) return std::nullopt;
   return *place;
@@ -180,13 +183,16 @@ std::string TextPrefix(const ExpectedRow& row) {
       return "sync " + row.labels[0];
     case MetricGroup::kXdp:
       return "xdp";
+    case MetricGroup::kPodOverride:
+      return "pod_overrides";
   }
   return "";
 }
 
 std::string TextKey(const ExpectedRow& row) {
   const MetricSpec& spec = kMetricSpecs[row.metric];
-  if (spec.group == MetricGroup::kUnclassified || spec.group == MetricGroup::kRest)
+  if (spec.group == MetricGroup::kUnclassified || spec.group == MetricGroup::kRest ||
+      spec.group == MetricGroup::kPodOverride)
     return row.labels[0];
   return std::string(spec.json_key);
 }

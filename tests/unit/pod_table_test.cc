@@ -483,5 +483,56 @@ TEST_F(SmallPodDirectoryTest, ReplacingEveryPodOfAFullTableAddsAllNewPods) {
   EXPECT_EQ(directory_->entries().size(), kCapacity);
 }
 
+// Per-pod overrides: the pod table value carries the pod's slot; the snapshot its outcome.
+PodTableEntry AnnotatedPod(const std::string& address, const std::string& uid,
+                           const std::string& egress_bandwidth) {
+  PodTableEntry entry = Pod(address, "ray-training", uid);
+  entry.pod_uid = uid;
+  entry.annotations.egress_bandwidth = egress_bandwidth;
+  return entry;
+}
+
+TEST_F(PodDirectoryTest, BothAddressesOfAnAnnotatedPodCarryItsSlot) {
+  directory_->ReplaceAll({AnnotatedPod("10.0.0.1", "uid-a", "10M"),
+                          AnnotatedPod("fd00::1", "uid-a", "10M"), Pod("10.0.0.2", "ray", "b")});
+  const uint32_t value = Lookup(*table_, "10.0.0.1");
+  EXPECT_NE(SlotOfPodValue(value), 0u);
+  EXPECT_EQ(Lookup(*table_, "fd00::1"), value);
+  EXPECT_EQ(NamespaceOfPodValue(value), NamespaceId("ray-training"));
+  EXPECT_EQ(SlotOfPodValue(Lookup(*table_, "10.0.0.2")), 0u);
+  EXPECT_EQ(publisher_.Current().load()->pod_egress_bps[SlotOfPodValue(value)], 10'000'000u);
+}
+
+TEST_F(PodDirectoryTest, AnAnnotationChangeIsASnapshotSwapNotATableWrite) {
+  directory_->Upsert(AnnotatedPod("10.0.0.1", "uid-a", "10M"));
+  const uint32_t value = Lookup(*table_, "10.0.0.1");
+  const uint64_t generation = publisher_.generation();
+  EXPECT_TRUE(directory_->Upsert(AnnotatedPod("10.0.0.1", "uid-a", "20M")));
+  EXPECT_EQ(Lookup(*table_, "10.0.0.1"), value);
+  EXPECT_GT(publisher_.generation(), generation);
+  EXPECT_EQ(publisher_.Current().load()->pod_egress_bps[SlotOfPodValue(value)], 20'000'000u);
+}
+
+TEST_F(PodDirectoryTest, AnAllowedPodClassIsInTheSnapshot) {
+  publisher_.SetPolicy(
+      *ParsePriorities("classes: [{name: a, dscp: 1}, {name: b, dscp: 2}]\ndefaultClass: a\n"
+                       "podOverrides: {allowedClasses: [b]}\n",
+                       "p.yaml"));
+  PodTableEntry entry = Pod("10.0.0.1", "ray-training", "p");
+  entry.pod_uid = "uid-p";
+  entry.annotations.requested_class = "b";
+  directory_->Upsert(entry);
+  const uint32_t value = Lookup(*table_, "10.0.0.1");
+  EXPECT_EQ(publisher_.Current().load()->ClassOf(value), 1u);
+  EXPECT_EQ(publisher_.Current().load()->ClassOf(NamespaceOfPodValue(value)), 0u);
+}
+
+TEST_F(PodDirectoryTest, TheLastAddressGoneFreesThePodsSlot) {
+  directory_->ReplaceAll({AnnotatedPod("10.0.0.1", "uid-a", "10M")});
+  EXPECT_EQ(publisher_.pod_slots().in_use(), 1u);
+  directory_->ReplaceAll({});
+  EXPECT_EQ(publisher_.pod_slots().in_use(), 0u);
+}
+
 }  // namespace
 }  // namespace dg
