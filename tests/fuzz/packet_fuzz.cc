@@ -8,6 +8,7 @@
 // rest is the frame from the Ethernet header on.
 #include <rte_eal.h>
 #include <rte_mbuf.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <memory>
@@ -135,10 +136,12 @@ void CheckOnlyDscpChanged(const std::vector<uint8_t>& in, const std::vector<uint
 }  // namespace dg
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // No hugepages, no files, no devices: DPDK as the unit tests run it.
-  std::vector<std::string> arguments = {"packet_fuzz", "-l",     "0",           "--no-huge",
-                                        "-m",          "128",    "--in-memory", "--no-pci",
-                                        "--log-level", "*:error"};
+  // No hugepages, no shared files, no devices: DPDK as the unit tests run it (--no-huge
+  // implies legacy memory, which --in-memory refuses, hence --no-shconf and a prefix).
+  const std::string prefix = "dgfuzz" + std::to_string(getpid());
+  std::vector<std::string> arguments = {
+      "packet_fuzz", "-l",          "0",       "--no-huge",     "-m",  "128", "--no-shconf",
+      "--no-pci",    "--log-level", "*:error", "--file-prefix", prefix};
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());
   if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) std::abort();

@@ -21,7 +21,10 @@
 
 namespace {
 
+// Live for the whole process, reachable from here so the leak checker does not report them.
 boost::asio::io_context* io = nullptr;
+dg::RestServer* server = nullptr;
+std::thread* server_thread = nullptr;
 uint16_t port = 0;
 
 // A fresh connection per input, so one input cannot leave the next a half-read stream.
@@ -49,7 +52,7 @@ int Connect() {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   io = new boost::asio::io_context();
-  auto* server = new dg::RestServer(*io, dg::RestServerOptions{.listen = "127.0.0.1:0"});
+  server = new dg::RestServer(*io, dg::RestServerOptions{.listen = "127.0.0.1:0"});
   for (const char* path : {"/healthz", "/readyz", "/metrics", "/v1/stats"}) {
     server->AddRoute(path, [] { return dg::HttpResponse{200, "application/json", "{}"}; });
   }
@@ -57,7 +60,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   auto endpoint = server->Start();
   if (!endpoint) std::abort();
   port = endpoint->port();
-  new std::thread([] {
+  server_thread = new std::thread([] {
     auto work = boost::asio::make_work_guard(*io);
     io->run();
   });
