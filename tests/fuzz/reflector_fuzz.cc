@@ -45,7 +45,12 @@ class ScriptedTransport : public KubeTransport {
   boost::asio::awaitable<KubeResponse> Stream(std::string,
                                               std::function<bool(std::string_view)> on_line,
                                               std::chrono::milliseconds) override {
-    if (script_.empty() || script_.front().kind == 'P') co_return Finish();
+    // Anything but watch lines, a stream end or a 410 ends the script: a request that
+    // consumed nothing would be repeated forever.
+    if (script_.empty() ||
+        std::string_view("EXG").find(script_.front().kind) == std::string_view::npos) {
+      co_return Finish();
+    }
     while (!script_.empty() && script_.front().kind == 'E') {
       const std::string line = std::move(script_.front().body);
       script_.pop_front();
