@@ -142,6 +142,7 @@ boost::json::object ControlPlane::KubernetesDocument() const {
       {"synced", kubernetes_->Synced()},
       {"pods_cached", kubernetes_->pod_cache().pod_count()},
       {"rejected_objects", kubernetes_->pod_cache().rejected_objects()},
+      {"duplicate_listed_uids", kubernetes_->pod_cache().duplicate_listed_uids()},
       {"sync_lag_mean_seconds", lag_count == 0 ? 0.0 : sync_lag_.sum / lag_count},
       {"watches", std::move(watches)}};
 }

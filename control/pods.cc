@@ -8,12 +8,14 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <compare>
 #include <cstring>
 #include <map>
 #include <optional>
 #include <string_view>
 #include <tuple>
 
+#include "control/input_limits.h"
 #include "control/yaml_helpers.h"
 
 namespace dg {
@@ -72,6 +74,12 @@ Result<std::vector<PodAddress>> ParsePodAddresses(const boost::json::object* sta
   }
   if (pod_ips != nullptr && !pod_ips->get_array().empty()) {
     const boost::json::array& entries = pod_ips->get_array();
+    if (entries.size() > kMaxPodAddresses) {
+      return ConfigError{"", "status.podIPs",
+                         std::to_string(entries.size()) + " addresses; a pod has at most " +
+                             std::to_string(kMaxPodAddresses) +
+                             " (Kubernetes allows one per family)"};
+    }
     for (size_t index = 0; index < entries.size(); ++index) {
       const std::string ip_path = ChildPath(IndexPath("status.podIPs", index), "ip");
       const boost::json::value* ip = FieldAt(entries[index].if_object(), "ip");
@@ -238,10 +246,18 @@ bool ParseFixedDigits(std::string_view text, size_t offset, size_t count, int* v
   return true;
 }
 
+// An instant as whole seconds since the epoch and the nanoseconds within that second:
+// nanoseconds alone overflow int64 after 2262, and RFC 3339 runs to 9999.
+struct Instant {
+  std::chrono::sys_seconds seconds;
+  int64_t nanoseconds = 0;  // 0 to 999,999,999
+  auto operator<=>(const Instant&) const = default;
+};
+
 // RFC 3339 as the API server writes it ("2024-05-01T12:00:00Z", optionally with a fraction
-// or a numeric offset), as nanoseconds since the epoch. Comparing the strings would misorder
-// timestamps that differ only in precision or offset.
-std::optional<std::chrono::sys_time<std::chrono::nanoseconds>> ParseRfc3339(std::string_view text) {
+// or a numeric offset). Comparing the strings would misorder timestamps that differ only in
+// precision or offset.
+std::optional<Instant> ParseRfc3339(std::string_view text) {
   int year, month, day, hour, minute, second;
   if (!ParseFixedDigits(text, 0, 4, &year) || text.size() < 19 || text[4] != '-' ||
       !ParseFixedDigits(text, 5, 2, &month) || text[7] != '-' ||
@@ -289,17 +305,16 @@ std::optional<std::chrono::sys_time<std::chrono::nanoseconds>> ParseRfc3339(std:
   if (position != text.size()) return std::nullopt;
 
   using std::chrono::hours, std::chrono::minutes, std::chrono::seconds;
-  return std::chrono::sys_days(date) + hours(hour) + minutes(minute) + seconds(second) +
-         std::chrono::nanoseconds(nanoseconds) - minutes(offset_minutes);
+  return Instant{std::chrono::sys_days(date) + hours(hour) + minutes(minute) + seconds(second) -
+                     minutes(offset_minutes),
+                 nanoseconds};
 }
 
 // Creation time as a sortable key; a missing or malformed timestamp sorts as the oldest so
 // that a well-formed record is never displaced by one we cannot date.
 auto CreationOrder(const PodRecord& pod) {
   const auto created = ParseRfc3339(pod.creation_timestamp);
-  return std::make_tuple(created.has_value(),
-                         created.value_or(std::chrono::sys_time<std::chrono::nanoseconds>()),
-                         pod.creation_timestamp);
+  return std::make_tuple(created.has_value(), created.value_or(Instant{}), pod.creation_timestamp);
 }
 
 // True if `candidate` should own a contested address instead of `incumbent`: a pod that is

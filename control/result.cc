@@ -2,9 +2,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
+
+#include "control/input_limits.h"
 
 namespace dg {
 
@@ -26,6 +30,15 @@ Result<std::string> ReadTextFile(const std::string& path) {
     return Result<std::string>(
         boost::system::in_place_error,
         ConfigError{path, "", std::string("cannot open: ") + std::strerror(errno)});
+  }
+  // Checked before reading: a runaway file must cost neither the memory nor the time.
+  std::error_code size_error;
+  const auto size = std::filesystem::file_size(path, size_error);
+  if (!size_error && size > kMaxInputFileBytes) {
+    return Result<std::string>(boost::system::in_place_error,
+                               ConfigError{path, "",
+                                           "file of " + std::to_string(size) + " bytes; at most " +
+                                               std::to_string(kMaxInputFileBytes)});
   }
   std::ostringstream contents;
   contents << file.rdbuf();

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "control/input_limits.h"
 #include "control/result.h"
 
 namespace dg {
@@ -37,12 +38,49 @@ inline Result<YAML::Node> NodeError(ConfigError error) {
   return Result<YAML::Node>(boost::system::in_place_error, std::move(error));
 }
 
+// Counts the nodes of `node` as a reader sees them (an alias counts each time it is
+// reached), giving up once `budget` is spent or the nesting passes kMaxYamlDepth: the cost
+// of the walk is bounded by them.
+inline bool FitsNodeBudget(const YAML::Node& node, size_t& budget, size_t depth = 0) {
+  if (budget == 0 || depth > kMaxYamlDepth) return false;
+  --budget;
+  if (node.IsMap()) {
+    for (const auto& entry : node) {
+      if (!FitsNodeBudget(entry.first, budget, depth + 1) ||
+          !FitsNodeBudget(entry.second, budget, depth + 1)) {
+        return false;
+      }
+    }
+  } else if (node.IsSequence()) {
+    for (const YAML::Node& element : node) {
+      if (!FitsNodeBudget(element, budget, depth + 1)) return false;
+    }
+  }
+  return true;
+}
+
 // One document (YAML, or JSON as YAML flow syntax). A syntax error reads "invalid YAML at
-// line N, column M: why", attributed to `key` of `source`.
+// line N, column M: why", attributed to `key` of `source`. A document that expands through
+// aliases beyond the bound of control/input_limits.h is rejected before anyone walks it.
 inline Result<YAML::Node> LoadYaml(std::string_view text, const std::string& source,
                                    const std::string& key = "") {
+  if (text.size() > kMaxInputFileBytes) {
+    return NodeError(ConfigError{source, key,
+                                 "document of " + std::to_string(text.size()) + " bytes; at most " +
+                                     std::to_string(kMaxInputFileBytes)});
+  }
   try {
-    return YAML::Load(std::string(text));
+    YAML::Node root = YAML::Load(std::string(text));
+    size_t budget = text.size() + kYamlNodeSlack;
+    if (!FitsNodeBudget(root, budget)) {
+      return NodeError(
+          ConfigError{source, key,
+                      "YAML nests deeper than " + std::to_string(kMaxYamlDepth) +
+                          " or its aliases expand to more than " +
+                          std::to_string(text.size() + kYamlNodeSlack) +
+                          " nodes (the document's size in bytes); write the values out"});
+    }
+    return root;
   } catch (const YAML::Exception& exception) {
     // yaml-cpp marks are 0-based; editors count from 1.
     return NodeError(ConfigError{source, key,

@@ -27,13 +27,23 @@ void PodCache::Release(const PodRecord& pod) {
 void PodCache::Reconcile(const dg_pod_key& key) {
   auto found = claimants_.find(key);
   if (found != claimants_.end()) {
+    // Each claimant with only the contested address: copying a pod's every address per
+    // address would make one event for a pod with n addresses cost n^2.
     std::vector<PodRecord> candidates;
+    candidates.reserve(found->second.size());
     for (const std::string& uid : found->second) {
-      PodRecord candidate = pods_by_uid_.at(uid);
-      candidate.addresses.erase(
-          std::remove_if(candidate.addresses.begin(), candidate.addresses.end(),
-                         [&](const PodAddress& a) { return !PodKeyEqual{}(a.key, key); }),
-          candidate.addresses.end());
+      const PodRecord& claimant = pods_by_uid_.at(uid);
+      PodRecord candidate;
+      candidate.uid = claimant.uid;
+      candidate.namespace_name = claimant.namespace_name;
+      candidate.name = claimant.name;
+      candidate.phase = claimant.phase;
+      candidate.host_network = claimant.host_network;
+      candidate.creation_timestamp = claimant.creation_timestamp;
+      candidate.deletion_timestamp = claimant.deletion_timestamp;
+      for (const PodAddress& address : claimant.addresses) {
+        if (PodKeyEqual{}(address.key, key)) candidate.addresses.push_back(address);
+      }
       candidates.push_back(std::move(candidate));
     }
     const std::vector<PodTableEntry> entries = BuildPodTableEntries(candidates);
@@ -69,14 +79,33 @@ void PodCache::EndList() {
   pods_by_uid_.clear();
   claimants_.clear();
   pods_by_uid_.reserve(listed_.size());
-  for (const PodRecord& record : listed_) {
-    Claim(record);
-    pods_by_uid_.emplace(record.uid, record);
+  // A UID is one pod; a server (or proxy) listing one twice is wrong, and keeping both
+  // would leave an address claimed by a record the cache no longer holds. The later copy
+  // wins, as a watch event for that UID would.
+  uint64_t duplicates = 0;
+  std::string first_duplicate;
+  for (PodRecord& record : listed_) {
+    auto [slot, inserted] = pods_by_uid_.try_emplace(record.uid);
+    if (!inserted && duplicates++ == 0) first_duplicate = record.uid;
+    slot->second = std::move(record);
   }
-  // Only a complete list may prune: it is the one moment we know what no longer exists.
-  sink_.ReplaceAll(BuildPodTableEntries(listed_));
   listed_.clear();
   listed_.shrink_to_fit();
+  if (duplicates != 0) {
+    duplicate_listed_uids_ += duplicates;
+    DG_LOG_WARNING("k8s",
+                   "pods: the list named %lu UIDs more than once (the first: %s); kept the "
+                   "last copy of each",
+                   static_cast<unsigned long>(duplicates), first_duplicate.c_str());
+  }
+  std::vector<PodRecord> pods;
+  pods.reserve(pods_by_uid_.size());
+  for (const auto& [uid, record] : pods_by_uid_) {
+    Claim(record);
+    pods.push_back(record);
+  }
+  // Only a complete list may prune: it is the one moment we know what no longer exists.
+  sink_.ReplaceAll(BuildPodTableEntries(pods));
 }
 
 void PodCache::OnReplace(std::vector<boost::json::object> items) {

@@ -51,6 +51,8 @@ class PodCache : public ReflectorHandler {
 
   size_t pod_count() const { return pods_by_uid_.size(); }
   uint64_t rejected_objects() const { return rejected_objects_; }
+  // Pods a list named a second (third...) time by UID; the last copy is kept.
+  uint64_t duplicate_listed_uids() const { return duplicate_listed_uids_; }
 
  private:
   void Claim(const PodRecord& pod);
@@ -65,6 +67,7 @@ class PodCache : public ReflectorHandler {
   uint64_t listed_rejections_ = 0;  // in the list in progress
   std::string first_listed_rejection_;
   uint64_t rejected_objects_ = 0;
+  uint64_t duplicate_listed_uids_ = 0;
 };
 
 // Namespace name -> class name from a namespace label (e.g. dscp-gateway.io/class).

@@ -63,6 +63,18 @@ void Reflector::Stop() {
   backoff_timer_.cancel();
 }
 
+template <class Call>
+bool Reflector::HandlerSucceeded(const char* stage, Call call) {
+  try {
+    call();
+    return true;
+  } catch (const std::exception& exception) {
+    RecordError(std::string(stage) + ": the cache failed (" + exception.what() +
+                "); relisting to rebuild it");
+    return false;
+  }
+}
+
 void Reflector::RecordError(std::string message) {
   ++stats_.errors;
   ++consecutive_failures_;
@@ -155,17 +167,23 @@ boost::asio::awaitable<bool> Reflector::ListAll() {
     continue_token = StringAt(metadata, "continue");
     if (boost::json::value* list_items = list.if_contains("items");
         list_items != nullptr && list_items->is_array()) {
-      for (boost::json::value& item : list_items->as_array()) {
-        if (item.is_object()) handler_.OnListed(std::move(item.as_object()));
+      const bool listed = HandlerSucceeded("list", [&] {
+        for (boost::json::value& item : list_items->as_array()) {
+          if (item.is_object()) handler_.OnListed(std::move(item.as_object()));
+        }
+      });
+      if (!listed) {
+        handler_.AbortList();
+        co_return false;
       }
     }
     handler_time += Clock::now() - page_started;
     if (continue_token.empty()) break;
   }
   const Clock::time_point apply_started = Clock::now();
+  if (!HandlerSucceeded("list", [&] { handler_.EndList(); })) co_return false;
   stats_.resource_version = list_version;
   if (stats_.lists++ != 0) ++stats_.relists;
-  handler_.EndList();
   handler_time += Clock::now() - apply_started;
   stats_.last_list_seconds = std::chrono::duration<double>(Clock::now() - list_started).count();
   stats_.last_list_handler_seconds = std::chrono::duration<double>(handler_time).count();
@@ -213,7 +231,12 @@ boost::asio::awaitable<bool> Reflector::WatchOnce() {
       RecordError("watch: unknown event type '" + type + "'");
       return true;
     }
-    handler_.OnEvent(event_type, *object, received);
+    // A cache that throws may be half-updated, and replaying the event from the same
+    // resourceVersion would throw again: only a fresh list puts it right.
+    if (!HandlerSucceeded("watch", [&] { handler_.OnEvent(event_type, *object, received); })) {
+      relist = true;
+      return false;
+    }
     ++stats_.events;
     stats_.last_event_at = std::chrono::system_clock::now();
     if (!version.empty()) stats_.resource_version = version;

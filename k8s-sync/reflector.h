@@ -88,6 +88,10 @@ class Reflector {
   boost::asio::awaitable<void> Backoff();
   std::string Query(bool watch, const std::string& continue_token);
   void RecordError(std::string message);
+  // Runs a handler call; an exception from the cache becomes a recorded error (false), so
+  // no input can end the list/watch loop or wedge it replaying one event.
+  template <class Call>
+  bool HandlerSucceeded(const char* stage, Call call);
 
   boost::asio::io_context& io_;
   KubeTransport& transport_;

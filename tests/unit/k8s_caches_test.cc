@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "control/input_limits.h"
 #include "control/pods.h"
 #include "k8s-sync/caches.h"
 
@@ -360,6 +361,39 @@ TEST_F(PodCacheTest, RejectedEventChangesNothing) {
   EXPECT_THAT(sink_.Take(), IsEmpty());
   EXPECT_EQ(cache_.rejected_objects(), 1u);
   EXPECT_EQ(cache_.pod_count(), 1u);
+}
+
+TEST_F(PodCacheTest, EventForAPodWithTooManyAddressesIsRejectedNamingThePod) {
+  Replace({Pod("a", "team-a", {"10.0.0.1"})});
+  sink_.Take();
+  std::vector<std::string> ips;
+  for (size_t i = 0; i <= kMaxPodAddresses; ++i) ips.push_back("10.1.0." + std::to_string(i));
+  Event(WatchEventType::kAdded, Pod("wide", "team-a", ips));
+  EXPECT_THAT(sink_.Take(), IsEmpty());
+  EXPECT_EQ(cache_.rejected_objects(), 1u);
+  EXPECT_EQ(cache_.pod_count(), 1u);
+}
+
+TEST_F(PodCacheTest, ListNamingAUidTwiceKeepsTheLastCopy) {
+  PodSpec first = Pod("twice", "team-a", {"10.0.0.1"});
+  PodSpec last = Pod("twice", "team-b", {"10.0.0.2"});
+  Replace({first, Pod("other", "team-a", {"10.0.0.3"}), last});
+  EXPECT_THAT(sink_.table, UnorderedElementsAre(Pair("10.0.0.2", "team-b/pod-twice"),
+                                                Pair("10.0.0.3", "team-a/pod-other")));
+  EXPECT_EQ(cache_.pod_count(), 2u);
+  EXPECT_EQ(cache_.duplicate_listed_uids(), 1u);
+}
+
+TEST_F(PodCacheTest, ListNamingAUidTwiceLeavesEveryAddressToLaterEvents) {
+  // Both copies once claimed their addresses while the cache kept one record: the other
+  // address stayed claimed by a UID the cache did not hold, and every later event touching
+  // it threw.
+  Replace({Pod("twice", "team-a", {"10.0.0.1"}), Pod("twice", "team-b", {"10.0.0.2"})});
+  Event(WatchEventType::kDeleted, Pod("twice", "team-b", {"10.0.0.2"}));
+  ASSERT_NO_THROW(Event(WatchEventType::kAdded, Pod("new", "team-c", {"10.0.0.1"})));
+  ASSERT_NO_THROW(Event(WatchEventType::kAdded, Pod("newer", "team-c", {"10.0.0.2"})));
+  EXPECT_THAT(sink_.table, UnorderedElementsAre(Pair("10.0.0.1", "team-c/pod-new"),
+                                                Pair("10.0.0.2", "team-c/pod-newer")));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,9 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <cstring>
 #include <filesystem>
 #include <string>
+
+#include "control/input_limits.h"
 
 namespace dg {
 namespace {
@@ -258,6 +262,58 @@ INSTANTIATE_TEST_SUITE_P(
                        "items[0].spec.hostNetwork", "true or false"}),
     [](const auto& info) { return info.param.label; });
 
+std::string PodWithAddresses(size_t count) {
+  std::string ips;
+  for (size_t i = 0; i < count; ++i) {
+    ips += (i == 0 ? "" : ", ") + std::string("{ip: 10.0.") + std::to_string(i / 256) + "." +
+           std::to_string(i % 256) + "}";
+  }
+  return "kind: List\nitems:\n- metadata: {name: wide, namespace: n, uid: uid-wide}\n"
+         "  status: {podIPs: [" +
+         ips + "]}\n";
+}
+
+TEST(ParsePodListTest, AcceptsAPodWithAsManyAddressesAsTheLimit) {
+  auto pods = ParsePodList(PodWithAddresses(kMaxPodAddresses), "pods.yaml");
+  ASSERT_TRUE(pods.has_value()) << pods.error().Message();
+  ASSERT_EQ(pods->size(), 1u);
+  EXPECT_EQ((*pods)[0].addresses.size(), kMaxPodAddresses);
+}
+
+TEST(ParsePodListTest, RejectsAPodWithMoreAddressesThanTheLimitNamingIt) {
+  auto pods = ParsePodList(PodWithAddresses(kMaxPodAddresses + 1), "pods.yaml");
+  ASSERT_FALSE(pods.has_value());
+  EXPECT_EQ(pods.error().file, "pods.yaml");
+  EXPECT_EQ(pods.error().key, "items[0].status.podIPs");
+  EXPECT_THAT(pods.error().reason, HasSubstr("at most " + std::to_string(kMaxPodAddresses)));
+}
+
+TEST(DecodePodTest, TooManyAddressesNameThePod) {
+  boost::json::array ips;
+  for (size_t i = 0; i <= kMaxPodAddresses; ++i) {
+    ips.push_back(boost::json::object{{"ip", "10.0.0." + std::to_string(i)}});
+  }
+  const boost::json::object pod{
+      {"metadata", boost::json::object{{"name", "wide"}, {"namespace", "n"}, {"uid", "u"}}},
+      {"status", boost::json::object{{"podIPs", std::move(ips)}}}};
+  auto record = DecodePod(pod);
+  ASSERT_FALSE(record.has_value());
+  EXPECT_EQ(record.error().file, "pod n/wide");
+  EXPECT_EQ(record.error().key, "status.podIPs");
+}
+
+TEST(ParsePodListTest, RejectsYamlAliasesThatExpandBeyondTheDocumentSize) {
+  // One list of 200 addresses referenced 300 times: 2.6 KB of text, 60,000 addresses.
+  std::string ips;
+  for (int i = 0; i < 200; ++i) ips += (i == 0 ? "" : ", ") + std::string("10.0.0.1");
+  std::string text = "kind: List\nx: &ips [" + ips + "]\nitems:\n";
+  for (int i = 0; i < 300; ++i) text += "- *ips\n";
+  auto pods = ParsePodList(text, "pods.yaml");
+  ASSERT_FALSE(pods.has_value());
+  EXPECT_EQ(pods.error().file, "pods.yaml");
+  EXPECT_THAT(pods.error().reason, HasSubstr("aliases expand"));
+}
+
 TEST(BuildPodTableEntriesTest, MapsEveryAddressToItsPod) {
   const auto entries =
       BuildPodTableEntries({Pod("ray-training", "worker", {"10.244.2.31", "fd00:10:244:2::1f"}),
@@ -352,6 +408,23 @@ TEST_P(IpConflictTest, LoserKeepsItsOtherAddresses) {
   PodRecord newer = Pod("b", "newer", {"10.0.0.9"});
   newer.creation_timestamp = "2024-05-14T00:00:00Z";
   EXPECT_THAT(Resolve(newer, older), ElementsAre("fd00::a a/older", "10.0.0.9 b/newer"));
+}
+
+TEST_P(IpConflictTest, LaterCreationWinsPastTheYear2262) {
+  // Nanoseconds since 1970 overflow int64 in 2262; the API server accepts years to 9999.
+  PodRecord older = Pod("a", "older", {"10.0.0.9"});
+  older.creation_timestamp = "2024-05-14T00:00:00Z";
+  PodRecord newer = Pod("b", "newer", {"10.0.0.9"});
+  newer.creation_timestamp = "4048-01-01T00:00:00Z";
+  EXPECT_THAT(Resolve(newer, older), ElementsAre("10.0.0.9 b/newer"));
+}
+
+TEST_P(IpConflictTest, FractionsOrderWithinOneSecondFarInTheFuture) {
+  PodRecord earlier = Pod("a", "earlier", {"10.0.0.9"});
+  earlier.creation_timestamp = "9999-12-31T23:59:59.25Z";
+  PodRecord later = Pod("b", "later", {"10.0.0.9"});
+  later.creation_timestamp = "9999-12-31T23:59:59.5Z";
+  EXPECT_THAT(Resolve(later, earlier), ElementsAre("10.0.0.9 b/later"));
 }
 
 INSTANTIATE_TEST_SUITE_P(BothOrders, IpConflictTest, ::testing::Bool(), [](const auto& info) {

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -357,18 +358,24 @@ inline std::string MetadataString(const boost::json::object& object, std::string
 class RecordingHandler : public ReflectorHandler {
  public:
   void OnReplace(std::vector<boost::json::object> items) override {
+    if (std::exchange(throw_on_next_replace, false)) throw std::runtime_error("cache failed");
     std::vector<std::string> names;
     for (const boost::json::object& item : items) names.push_back(MetadataString(item, "name"));
     replaces.push_back(std::move(names));
   }
   void OnEvent(WatchEventType type, const boost::json::object& object,
                std::chrono::steady_clock::time_point) override {
+    if (MetadataString(object, "name") == throw_on_event_for) {
+      throw std::out_of_range("unordered_map::at");  // what a broken cache threw
+    }
     events.push_back(
         {type, MetadataString(object, "name"), MetadataString(object, "resourceVersion")});
   }
 
   std::vector<std::vector<std::string>> replaces;  // item names of each OnReplace
   std::vector<RecordedEvent> events;
+  std::string throw_on_event_for;  // an event for the pod of this name throws
+  bool throw_on_next_replace = false;
 };
 
 // ---------------------------------------------------------------------------------------

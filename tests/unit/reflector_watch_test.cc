@@ -21,6 +21,35 @@ TEST_F(ReflectorTest, WatchEventsAreDeliveredInOrderAndVersionAdvances) {
   EXPECT_EQ(handler_.replaces.size(), 1u);
 }
 
+TEST_F(ReflectorTest, HandlerThrowingOnAnEventRelistsInsteadOfReplayingIt) {
+  handler_.throw_on_event_for = "pod-bad";
+  ExpectInitialList();
+  fake_.ExpectWatch("100",
+                    {EventLine("ADDED", "pod-b", "101"), EventLine("ADDED", "pod-bad", "102"),
+                     EventLine("ADDED", "pod-c", "103")});
+  fake_.ExpectList("", Ok(ListBody("300", "", {"pod-a", "pod-b"})));
+  fake_.ExpectWatch("300", {}).on_call = [&] {
+    EXPECT_EQ(stats().relists, 1u);
+    EXPECT_EQ(stats().events, 1u);
+    EXPECT_THAT(stats().last_error, HasSubstr("unordered_map::at"));
+  };
+  Run();
+  EXPECT_THAT(handler_.events, ElementsAre(RecordedEvent{WatchEventType::kAdded, "pod-b", "101"}));
+}
+
+TEST_F(ReflectorTest, HandlerThrowingOnAListListsAgainAfterBackoff) {
+  handler_.throw_on_next_replace = true;
+  ExpectInitialList();
+  fake_.ExpectList("", Ok(ListBody("200", "", {"pod-a"})));
+  fake_.ExpectWatch("200", {}).on_call = [&] {
+    EXPECT_EQ(stats().lists, 1u);
+    EXPECT_EQ(stats().errors, 1u);
+  };
+  Run();
+  EXPECT_TRUE(fake_.CallsOf(CallKind::kGet)[1]->io_ran_since_previous) << "no backoff";
+  EXPECT_EQ(handler_.replaces.size(), 1u);
+}
+
 TEST_F(ReflectorTest, BookmarkAdvancesVersionWithoutAnEvent) {
   ExpectInitialList();
   fake_.ExpectWatch("100", {BookmarkLine("250")});
