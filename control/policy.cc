@@ -123,11 +123,25 @@ Result<uint8_t> ParseDscp(const YAML::Node& class_node, const std::string& class
   return static_cast<uint8_t>(value);
 }
 
+// `pcp: 0-7` (802.1p priority of the outer VLAN tag); absent or empty: kNoPcp.
+Result<uint8_t> ParsePcp(const YAML::Node& class_node, const std::string& class_path,
+                         const ErrorReporter& error) {
+  const YAML::Node pcp = class_node["pcp"];
+  if (!pcp.IsDefined() || pcp.IsNull()) return kNoPcp;
+  const std::string path = ChildPath(class_path, "pcp");
+  if (!pcp.IsScalar()) return error(path, "expected an integer 0-7");
+  const std::string& text = pcp.Scalar();
+  if (text.size() != 1 || text[0] < '0' || text[0] > '0' + kMaxPcp) {
+    return error(path, Quoted(text) + " is not an integer 0-7");
+  }
+  return static_cast<uint8_t>(text[0] - '0');
+}
+
 Result<TrafficClass> ParseClass(const YAML::Node& class_node, const std::string& class_path,
                                 const ErrorReporter& error) {
   if (!class_node.IsMap()) return error(class_path, "expected a mapping with name and dscp");
   if (auto key_error =
-          CheckMappingKeys(class_node, class_path, {"name", "dscp", "maxRate"}, error)) {
+          CheckMappingKeys(class_node, class_path, {"name", "dscp", "maxRate", "pcp"}, error)) {
     return *key_error;
   }
 
@@ -155,6 +169,9 @@ Result<TrafficClass> ParseClass(const YAML::Node& class_node, const std::string&
     if (!rate) return error(rate_path, rate.error().reason);
     traffic_class.max_rate_bps = *rate;
   }
+  auto pcp = ParsePcp(class_node, class_path, error);
+  if (!pcp) return pcp.error();
+  traffic_class.pcp = *pcp;
   return traffic_class;
 }
 

@@ -3,7 +3,9 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include "control/policy.h"
 #include "gateway/dscp_marker.h"
+#include "gateway/pcp_marker.h"
 #include "gateway/pod_table.h"
 
 namespace dg {
@@ -66,9 +68,21 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
     }
     const uint8_t class_id = policy.class_of_namespace[namespace_id % DG_MAX_NAMESPACES];
     class_ids[i] = class_id;
-    uint8_t* ip_header = rte_pktmbuf_mtod_offset(packets[i], uint8_t*, packet.l3_offset);
-    if (SetIpDscp(ip_header, packet.ip_version, policy.class_dscp[class_id])) {
-      counters.marked.Increment();
+    uint8_t* frame = rte_pktmbuf_mtod(packets[i], uint8_t*);
+    uint8_t* ip_header = frame + packet.l3_offset;
+    const uint8_t dscp = policy.class_dscp[class_id];
+    const uint8_t pcp = policy.class_pcp[class_id];
+    if (policy.observe_only) {
+      if (IpDscp(ip_header, packet.ip_version) != dscp ||
+          (pcp != kNoPcp && OuterVlanPcpDiffers(frame, packet.l3_offset, pcp))) {
+        counters.classes[class_id].would_mark_packets.Increment();
+        counters.namespace_would_mark_packets[namespace_id % DG_MAX_NAMESPACES].Increment();
+      }
+      continue;
+    }
+    if (SetIpDscp(ip_header, packet.ip_version, dscp)) counters.marked.Increment();
+    if (pcp != kNoPcp && SetOuterVlanPcp(frame, packet.l3_offset, pcp)) {
+      counters.pcp_marked.Increment();
     }
   }
   return count;

@@ -55,7 +55,8 @@ struct PipelineContext {
 inline constexpr uint8_t kNonIpClass = 0;
 
 // Classifies and marks `count` packets in place. Fills class_ids/namespace_ids for the
-// scheduler (namespace DG_NAMESPACE_NONE for unmarked frames). Returns `count`.
+// scheduler (namespace DG_NAMESPACE_NONE for unmarked frames). Returns `count`. With
+// `policy.observe_only` nothing is written: what would change is counted instead.
 uint16_t ClassifyAndMarkBurst(PipelineContext& context, const PolicySnapshot& policy,
                               rte_mbuf* const* packets, uint16_t count, uint8_t* class_ids,
                               uint32_t* namespace_ids);

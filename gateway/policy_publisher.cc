@@ -2,6 +2,8 @@
 
 #include <rte_rcu_qsbr.h>
 
+#include <algorithm>
+#include <iterator>
 #include <memory>
 
 namespace dg {
@@ -15,6 +17,12 @@ PolicyPublisher::~PolicyPublisher() { delete current_.load(std::memory_order_acq
 
 void PolicyPublisher::SetPolicy(PriorityPolicy policy) {
   policy_ = std::move(policy);
+  Publish();
+}
+
+void PolicyPublisher::SetDatapathMode(DatapathMode mode) {
+  if (mode == mode_) return;
+  mode_ = mode;
   Publish();
 }
 
@@ -71,8 +79,11 @@ void PolicyPublisher::Publish() {
   auto snapshot = std::make_unique<PolicySnapshot>();
   snapshot->generation = ++generation_;
   snapshot->default_class = policy_.default_class;
+  snapshot->observe_only = mode_ == DatapathMode::kObserve;
+  std::fill(std::begin(snapshot->class_pcp), std::end(snapshot->class_pcp), kNoPcp);
   for (uint32_t c = 0; c < policy_.classes.size(); ++c) {
     snapshot->class_dscp[c] = policy_.classes[c].dscp;
+    snapshot->class_pcp[c] = policy_.classes[c].pcp;
     snapshot->class_ceiling_bps[c] = policy_.classes[c].max_rate_bps;
   }
   for (uint32_t id = 0; id < DG_MAX_NAMESPACES; ++id) {

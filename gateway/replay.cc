@@ -57,6 +57,7 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
     auto datapath =
         BuildDatapath(inputs, options.vxlan_ports, options.geneve_ports, kDefaultPodTableSize);
     if (!datapath) return Fail(datapath.error().Message());
+    (*datapath)->publisher->SetDatapathMode(options.mode);
     rte_mempool* pool = rte_pktmbuf_pool_create("dg_mbufs", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                                 static_cast<int>(rte_socket_id()));
     if (pool == nullptr) return Fail("cannot create the mempool");

@@ -16,6 +16,7 @@ struct ReplayOptions {
   std::string input_pcap;
   std::string output_pcap;
   bool json = false;
+  DatapathMode mode = kDefaultDatapathMode;
   uint16_t burst_size = 32;
   uint32_t queue_depth = 1024;
   std::vector<uint16_t> vxlan_ports = GatewayConfig().vxlan_ports;

@@ -50,6 +50,7 @@ class Worker {
 
  private:
   uint32_t ReceiveFromKernel(uint64_t now_tsc);
+  uint32_t ObserveFromKernel(const PolicySnapshot& policy);
   uint32_t SendToUplink(uint64_t now_tsc);
   uint32_t PassUplinkToKernel();
 
