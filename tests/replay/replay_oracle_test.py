@@ -64,9 +64,12 @@ TSHARK_FIELDS = [
     "ipv6.tclass.dscp",
     "ipv6.tclass.ecn",
     "ipv6.flow",
-    "vlan.priority",  # first occurrence: the outer tag
+    "vlan.priority",  # first occurrence: the outer 802.1Q tag
     "vlan.dei",
     "vlan.id",
+    "ieee8021ad.priority",  # tshark names an 802.1ad (0x88a8) service tag's fields apart
+    "ieee8021ad.dei",
+    "ieee8021ad.id",
 ]
 TSHARK_PREFERENCES = [
     "ip.check_checksum:TRUE",  # off by default: status would read "unverified"
@@ -151,7 +154,11 @@ def outer_header(row: dict[str, str], ip_version: int) -> OuterHeader:
     def number(name: str) -> int | None:
         return int(row[name], 0) if row.get(name) else None
 
-    vlan = (number("vlan.priority"), number("vlan.dei"), number("vlan.id")) if row.get("vlan.id") else None
+    vlan = None
+    for tag in ("ieee8021ad", "vlan"):  # an 802.1ad tag is always the outer one
+        if row.get(f"{tag}.id"):
+            vlan = (number(f"{tag}.priority"), number(f"{tag}.dei"), number(f"{tag}.id"))
+            break
     if ip_version == 4:
         return OuterHeader(number("ip.dsfield.dscp"), number("ip.dsfield.ecn"),
                            CHECKSUM_STATUS_NAMES.get(row.get("ip.checksum.status", "")), None, vlan)
