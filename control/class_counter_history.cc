@@ -9,6 +9,9 @@ void AddClassCounters(CounterTotals::Class& into, const CounterTotals::Class& fr
   add(into.packets, from.packets);
   add(into.bytes, from.bytes);
   add(into.drops, from.drops);
+  add(into.observed_packets, from.observed_packets);
+  add(into.observed_bytes, from.observed_bytes);
+  add(into.would_mark_packets, from.would_mark_packets);
   add(into.sojourn_cycles_sum, from.sojourn_cycles_sum);
   for (uint32_t b = 0; b <= kSojournBucketCount; ++b)
     add(into.sojourn_buckets[b], from.sojourn_buckets[b]);

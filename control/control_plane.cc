@@ -26,10 +26,15 @@ ControlPlane::ControlPlane(boost::asio::io_context& io, const GatewayConfig& con
       clock_(std::move(clock)),
       policy_sources_(config.priorities_path, config.pods_path, config.shaper_rate_bps, datapath,
                       class_history_, clock_.wall),
+      datapath_mode_(config.source, datapath),
       heartbeat_(clock_.steady(), kTickInterval),
       loop_(io, kTickInterval,
             ControlLoopCallbacks{.stop = std::move(request_stop),
-                                 .reload = [this] { policy_sources_.ReloadFiles("SIGHUP", true); },
+                                 .reload =
+                                     [this] {
+                                       policy_sources_.ReloadFiles("SIGHUP", true);
+                                       datapath_mode_.Reload("SIGHUP", true);
+                                     },
                                  .tick = [this] { Tick(); }}),
       next_reload_check_(clock_.steady() + kReloadCheckInterval),
       started_at_(clock_.wall()) {}
@@ -84,6 +89,7 @@ void ControlPlane::Tick() {
   if (now >= next_reload_check_) {
     next_reload_check_ = now + kReloadCheckInterval;
     policy_sources_.ReloadFiles("file change", false);
+    datapath_mode_.Reload("file change", false);
   }
 }
 

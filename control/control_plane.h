@@ -16,6 +16,7 @@
 
 #include "control/class_counter_history.h"
 #include "control/control_loop.h"
+#include "control/datapath_mode_source.h"
 #include "control/datapath_tables.h"
 #include "control/gateway_config.h"
 #include "control/health.h"
@@ -63,6 +64,7 @@ class ControlPlane {
   // for changed policy files. Start() schedules it; public for tests.
   void Tick();
   PolicySources& policy_sources() { return policy_sources_; }
+  DatapathModeSource& datapath_mode() { return datapath_mode_; }
 
   // What Start() serves, path -> handler; public for tests.
   std::vector<std::pair<std::string, RouteHandler>> Routes();
@@ -112,6 +114,7 @@ class ControlPlane {
   ControlClock clock_;
   ClassCounterHistory class_history_;
   PolicySources policy_sources_;
+  DatapathModeSource datapath_mode_;
   HeartbeatMonitor heartbeat_;
   ControlLoop loop_;
   std::unique_ptr<RestServer> rest_;

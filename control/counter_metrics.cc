@@ -20,6 +20,8 @@ HistogramValue SojournHistogram(const uint64_t (&buckets)[kSojournBucketCount + 
 void AddCounterMetrics(MetricSnapshot& snapshot, const CounterTotals& totals,
                        const DatapathTables& datapath, uint64_t tsc_hz) {
   const PriorityPolicy& policy = datapath.policy();
+  snapshot.Add(MetricIndex("dscp_gateway_observe_mode"), {},
+               uint64_t{datapath.datapath_mode() == DatapathMode::kObserve ? 1u : 0u});
 #define DG_ADD_SCALAR(field, kind, name, key, help) \
   snapshot.Add(MetricIndex(name), {}, totals.field);
   DG_WORKER_METRICS(DG_ADD_SCALAR)

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "control/gateway_config.h"
 #include "control/pods.h"
 #include "control/policy.h"
 #include "dscp_gateway_abi.h"
@@ -45,6 +46,9 @@ class DatapathTables {
   virtual uint64_t policy_generation() const = 0;
   // Replaces the policy; workers pick it up with their next burst.
   virtual void PublishPolicy(PriorityPolicy policy) = 0;
+  // datapath.mode, published with the policy snapshot (workers pick it up per burst).
+  virtual DatapathMode datapath_mode() const = 0;
+  virtual void PublishDatapathMode(DatapathMode mode) = 0;
   // Classes named by namespace labels; PriorityPolicy::ClassForNamespace ranks them.
   virtual void PublishNamespaceLabelClasses(
       std::map<std::string, std::string> class_name_by_namespace) = 0;

@@ -24,6 +24,18 @@ namespace dg {
 std::string DefaultRestListen() {
   return std::string(kDefaultRestHost) + ":" + std::to_string(kDefaultRestPort);
 }
+
+std::string_view DatapathModeName(DatapathMode mode) {
+  return mode == DatapathMode::kObserve ? "observe" : "enforce";
+}
+
+Result<DatapathMode> ParseDatapathMode(std::string_view text, const std::string& source,
+                                       const std::string& key) {
+  for (DatapathMode mode : {DatapathMode::kEnforce, DatapathMode::kObserve}) {
+    if (text == DatapathModeName(mode)) return mode;
+  }
+  return ConfigError{source, key, "'" + std::string(text) + "'; expected enforce or observe"};
+}
 namespace {
 
 constexpr uint64_t kMinQueueDepth = 1;
@@ -325,7 +337,7 @@ class GatewayConfigParser {
   }
 
   SectionError ParseDatapath(const YAML::Node& root, GatewayConfig& config) const {
-    const auto datapath = Section(root, "datapath", {"burst", "mbufs", "podTableSize"});
+    const auto datapath = Section(root, "datapath", {"burst", "mbufs", "podTableSize", "mode"});
     if (!datapath) return datapath.error();
     if (!datapath->IsDefined()) return std::nullopt;
     const YAML::Node burst = (*datapath)["burst"];
@@ -345,6 +357,14 @@ class GatewayConfigParser {
       auto entries = Unsigned(pod_table_size, "datapath.podTableSize", 1024, 16777216);
       if (!entries) return entries.error();
       config.pod_table_size = static_cast<uint32_t>(*entries);
+    }
+    const YAML::Node mode = (*datapath)["mode"];
+    if (IsPresent(mode)) {
+      auto text = String(mode, "datapath.mode");
+      if (!text) return text.error();
+      auto parsed = ParseDatapathMode(*text, source_, "datapath.mode");
+      if (!parsed) return parsed.error();
+      config.datapath_mode = *parsed;
     }
     return std::nullopt;
   }

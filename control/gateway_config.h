@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "control/result.h"
@@ -44,6 +45,16 @@ inline constexpr uint32_t kDefaultPodTableSize = 262144;
 // tmpfs: a reboot (which also removes the veth pair) forgets the attach journal too.
 inline constexpr const char* kDefaultNodeStateFile = "/run/dscp-gateway/node.json";
 
+// `datapath.mode`: enforce marks and shapes; observe classifies and counts exactly as
+// enforce would, but forwards every frame unchanged and unshaped (a dry run on live
+// traffic). Switchable by reload: the control plane publishes it with the policy snapshot.
+enum class DatapathMode : uint8_t { kEnforce, kObserve };
+inline constexpr DatapathMode kDefaultDatapathMode = DatapathMode::kEnforce;
+// "enforce"/"observe": the spelling gateway.yaml, replay's --mode and the documents use.
+std::string_view DatapathModeName(DatapathMode mode);
+Result<DatapathMode> ParseDatapathMode(std::string_view text, const std::string& source,
+                                       const std::string& key);
+
 struct GatewayConfig {
   std::vector<std::string> eal_args;        // passed to rte_eal_init after argv[0]
   std::string kernel_port = "net_af_xdp0";  // DPDK device name of the kernel-facing leg
@@ -66,6 +77,7 @@ struct GatewayConfig {
   uint32_t burst_size = 32;                        // packets per rx/tx burst, 1..256
   uint32_t mbufs = 16383;                          // mempool size (per gateway)
   uint32_t pod_table_size = kDefaultPodTableSize;  // pod addresses the datapath table holds
+  DatapathMode datapath_mode = kDefaultDatapathMode;
 
   KubernetesSettings kubernetes;
 

@@ -48,13 +48,17 @@
   X(heartbeat, kCounter, "dscp_gateway_worker_heartbeat_total", "heartbeat",                     \
     "worker loop iterations; /healthz watches it advance")                                       \
   X(cut_through_packets, kCounter, "dscp_gateway_worker_cut_through_packets_total",              \
-    "cut_through_packets", "frames sent without queueing: every queue empty, tokens to spare")    \
+    "cut_through_packets", "frames sent without queueing: every queue empty, tokens to spare")   \
   X(port_shaper_tokens_bytes, kGauge, "dscp_gateway_shaper_tokens_bytes", "shaper.tokens_bytes", \
     "Tokens left in the port shaper.")                                                           \
   X(pod_shaper_delayed, kCounter, "dscp_gateway_pod_shaper_delayed_packets_total",               \
     "pod_shaper.delayed", "frames held in their pod's queue by its egress-bandwidth limit")      \
   X(pod_shaper_drops, kCounter, "dscp_gateway_pod_shaper_drops_total", "pod_shaper.drops",       \
-    "frames dropped because their pod's egress-bandwidth queue was full")
+    "frames dropped because their pod's egress-bandwidth queue was full")                        \
+  X(pcp_marked, kCounter, "dscp_gateway_worker_pcp_marked_total", "pcp_marked",                  \
+    "VLAN-tagged frames whose outer tag's 802.1p priority (PCP) was rewritten")                  \
+  X(observe_forwarded, kCounter, "dscp_gateway_worker_observe_forwarded_total",                  \
+    "observe_forwarded", "frames forwarded unchanged and unshaped (datapath.mode observe)")
 
 // PMD port counters (PortStatistics), label port: JSON ports.<port>.<key>.
 #define DG_PORT_METRICS(X)                                                    \
@@ -82,36 +86,47 @@
 // Per class, worker-owned (ClassCounters), label class: JSON classes[name=<class>].<key>.
 // A histogram field is <field>_buckets (per bucket, not cumulative) and
 // <field>_cycles_sum (TSC cycles).
-#define DG_CLASS_METRICS(X)                                                                   \
-  X(packets, kCounter, "dscp_gateway_class_packets_total", "packets",                         \
-    "Packets sent on the uplink from this class's queue.")                                    \
-  X(bytes, kCounter, "dscp_gateway_class_bytes_total", "bytes",                               \
-    "Bytes sent on the uplink from this class's queue.")                                      \
-  X(drops, kCounter, "dscp_gateway_class_drops_total", "drops",                               \
-    "Packets tail-dropped because the class queue was full (packets or bytes).")              \
-  X(aqm_drops, kCounter, "dscp_gateway_class_aqm_drops_total", "aqm_drops",                   \
-    "Packets CoDel dropped at the head of the class queue (they waited too long).")           \
-  X(ecn_marks, kCounter, "dscp_gateway_class_ecn_marks_total", "ecn_marks",                   \
-    "ECN-capable packets CoDel marked Congestion Experienced instead of dropping them.")      \
-  X(depth, kGauge, "dscp_gateway_class_queue_depth_packets", "queue_depth",                   \
-    "Packets waiting in the class queue now.")                                                \
-  X(peak_depth, kGauge, "dscp_gateway_class_queue_peak_depth_packets", "queue_peak_depth",    \
-    "Most packets ever waiting in the class queue.")                                          \
-  X(ceiling_tokens_bytes, kGauge, "dscp_gateway_class_ceiling_tokens_bytes",                  \
-    "ceiling_tokens_bytes", "Tokens left under the class's maxRate ceiling.")                 \
-  X(sojourn, kHistogram, "dscp_gateway_class_queue_sojourn_seconds", "queue_sojourn_seconds", \
-    "Time packets spent in the class queue, from enqueue to dequeue.")
+#define DG_CLASS_METRICS(X)                                                                      \
+  X(packets, kCounter, "dscp_gateway_class_packets_total", "packets",                            \
+    "Packets sent on the uplink from this class's queue.")                                       \
+  X(bytes, kCounter, "dscp_gateway_class_bytes_total", "bytes",                                  \
+    "Bytes sent on the uplink from this class's queue.")                                         \
+  X(drops, kCounter, "dscp_gateway_class_drops_total", "drops",                                  \
+    "Packets tail-dropped because the class queue was full (packets or bytes).")                 \
+  X(aqm_drops, kCounter, "dscp_gateway_class_aqm_drops_total", "aqm_drops",                      \
+    "Packets CoDel dropped at the head of the class queue (they waited too long).")              \
+  X(ecn_marks, kCounter, "dscp_gateway_class_ecn_marks_total", "ecn_marks",                      \
+    "ECN-capable packets CoDel marked Congestion Experienced instead of dropping them.")         \
+  X(depth, kGauge, "dscp_gateway_class_queue_depth_packets", "queue_depth",                      \
+    "Packets waiting in the class queue now.")                                                   \
+  X(peak_depth, kGauge, "dscp_gateway_class_queue_peak_depth_packets", "queue_peak_depth",       \
+    "Most packets ever waiting in the class queue.")                                             \
+  X(ceiling_tokens_bytes, kGauge, "dscp_gateway_class_ceiling_tokens_bytes",                     \
+    "ceiling_tokens_bytes", "Tokens left under the class's maxRate ceiling.")                    \
+  X(sojourn, kHistogram, "dscp_gateway_class_queue_sojourn_seconds", "queue_sojourn_seconds",    \
+    "Time packets spent in the class queue, from enqueue to dequeue.")                           \
+  X(observed_packets, kCounter, "dscp_gateway_class_observed_packets_total", "observed_packets", \
+    "Observe mode: packets classified into this class, forwarded unchanged and unshaped.")       \
+  X(observed_bytes, kCounter, "dscp_gateway_class_observed_bytes_total", "observed_bytes",       \
+    "Observe mode: bytes classified into this class, forwarded unchanged and unshaped.")         \
+  X(would_mark_packets, kCounter, "dscp_gateway_class_would_mark_packets_total",                 \
+    "would_mark_packets",                                                                        \
+    "Observe mode: packets whose DSCP or VLAN priority enforce mode would have rewritten.")
 
 // Per namespace id, worker-owned (arrays in WorkerCounters), labels namespace and class
 // (never pod IPs: bounded cardinality): JSON namespaces[namespace=<ns>,class=<class>].<key>.
 // Sources not in the pod table are namespace "(unmarked)" in the default class.
-#define DG_NAMESPACE_METRICS(X)                                                     \
-  X(namespace_packets, kCounter, "dscp_gateway_namespace_packets_total", "packets", \
-    "Packets from pods of the namespace (unmarked: sources not in the pod table).") \
-  X(namespace_bytes, kCounter, "dscp_gateway_namespace_bytes_total", "bytes",       \
-    "Bytes from pods of the namespace.")                                            \
-  X(namespace_drops, kCounter, "dscp_gateway_namespace_drops_total", "drops",       \
-    "Packets from pods of the namespace tail-dropped in the class queue.")
+#define DG_NAMESPACE_METRICS(X)                                                                \
+  X(namespace_packets, kCounter, "dscp_gateway_namespace_packets_total", "packets",            \
+    "Packets from pods of the namespace (unmarked: sources not in the pod table).")            \
+  X(namespace_bytes, kCounter, "dscp_gateway_namespace_bytes_total", "bytes",                  \
+    "Bytes from pods of the namespace.")                                                       \
+  X(namespace_drops, kCounter, "dscp_gateway_namespace_drops_total", "drops",                  \
+    "Packets from pods of the namespace tail-dropped in the class queue.")                     \
+  X(namespace_would_mark_packets, kCounter, "dscp_gateway_namespace_would_mark_packets_total", \
+    "would_mark_packets",                                                                      \
+    "Observe mode: packets from pods of the namespace whose DSCP or VLAN priority "            \
+    "enforce mode would have rewritten.")
 
 // Per unclassified reason, worker-owned (array in WorkerCounters), label reason:
 // JSON unclassified.<reason>.
@@ -120,29 +135,35 @@
     "Frames forwarded unchanged because they could not be classified, by reason.")
 
 // Control-plane scalars: JSON at the (dotted) key.
-#define DG_GATEWAY_METRICS(X)                                                                     \
-  X(shaper_rate_bytes_per_second, kGauge, "dscp_gateway_shaper_rate_bytes_per_second",            \
-    "shaper.rate_bytes_per_second", "Port shaper rate (0: unshaped).")                            \
-  X(pod_table_entries, kGauge, "dscp_gateway_pod_table_entries", "pod_table.entries",             \
-    "Pod addresses in the datapath table.")                                                       \
-  X(pod_table_capacity, kGauge, "dscp_gateway_pod_table_capacity_entries", "pod_table.capacity",  \
-    "Pod addresses the table can hold.")                                                          \
-  X(policy_reloads, kCounter, "dscp_gateway_policy_reloads_total", "policy.reloads",              \
-    "Policy (file or ConfigMap) and pod file reloads applied.")                                   \
-  X(policy_reload_errors, kCounter, "dscp_gateway_policy_reload_errors_total",                    \
-    "policy.reload_errors",                                                                       \
-    "Policy or pod file reloads rejected; the previous policy stayed in force.")                  \
-  X(policy_generation, kGauge, "dscp_gateway_policy_generation", "policy_generation",             \
-    "Generation of the policy snapshot the datapath uses.")                                       \
-  X(policy_loaded_timestamp_seconds, kGauge, "dscp_gateway_policy_loaded_timestamp_seconds",      \
-    "policy.loaded_timestamp_seconds", "When the active policy was loaded.")                      \
-  X(rest_requests, kCounter, "dscp_gateway_rest_requests_total", "rest.requests",                 \
-    "REST requests answered, any status.")                                                        \
-  X(sync_synced, kGauge, "dscp_gateway_sync_synced", "kubernetes.synced",                         \
-    "1 once every watched resource has been listed.")                                             \
-  X(sync_lag_seconds, kHistogram, "dscp_gateway_sync_lag_seconds", "kubernetes.sync_lag_seconds", \
-    "Time from receiving a pod watch event to the change being visible to the datapath.")         \
-  X(healthy, kGauge, "dscp_gateway_healthy", "healthy", "1 while the datapath heartbeat advances.")
+#define DG_GATEWAY_METRICS(X)                                                                      \
+  X(shaper_rate_bytes_per_second, kGauge, "dscp_gateway_shaper_rate_bytes_per_second",             \
+    "shaper.rate_bytes_per_second", "Port shaper rate (0: unshaped).")                             \
+  X(pod_table_entries, kGauge, "dscp_gateway_pod_table_entries", "pod_table.entries",              \
+    "Pod addresses in the datapath table.")                                                        \
+  X(pod_table_capacity, kGauge, "dscp_gateway_pod_table_capacity_entries", "pod_table.capacity",   \
+    "Pod addresses the table can hold.")                                                           \
+  X(policy_reloads, kCounter, "dscp_gateway_policy_reloads_total", "policy.reloads",               \
+    "Policy (file or ConfigMap) and pod file reloads applied.")                                    \
+  X(policy_reload_errors, kCounter, "dscp_gateway_policy_reload_errors_total",                     \
+    "policy.reload_errors",                                                                        \
+    "Policy or pod file reloads rejected; the previous policy stayed in force.")                   \
+  X(policy_generation, kGauge, "dscp_gateway_policy_generation", "policy_generation",              \
+    "Generation of the policy snapshot the datapath uses.")                                        \
+  X(policy_loaded_timestamp_seconds, kGauge, "dscp_gateway_policy_loaded_timestamp_seconds",       \
+    "policy.loaded_timestamp_seconds", "When the active policy was loaded.")                       \
+  X(rest_requests, kCounter, "dscp_gateway_rest_requests_total", "rest.requests",                  \
+    "REST requests answered, any status.")                                                         \
+  X(sync_synced, kGauge, "dscp_gateway_sync_synced", "kubernetes.synced",                          \
+    "1 once every watched resource has been listed.")                                              \
+  X(sync_lag_seconds, kHistogram, "dscp_gateway_sync_lag_seconds", "kubernetes.sync_lag_seconds",  \
+    "Time from receiving a pod watch event to the change being visible to the datapath.")          \
+  X(healthy, kGauge, "dscp_gateway_healthy", "healthy",                                            \
+    "1 while the datapath heartbeat advances.")                                                    \
+  X(observe_mode, kGauge, "dscp_gateway_observe_mode", "observe_mode",                             \
+    "1 while datapath.mode is observe: classified and counted, forwarded unchanged and unshaped.") \
+  X(config_reload_errors, kCounter, "dscp_gateway_config_reload_errors_total",                     \
+    "config.reload_errors",                                                                        \
+    "Gateway config re-reads (for datapath.mode) rejected; the running mode stayed.")
 
 // REST refusals (RestServerStats), label reason: JSON rest.rejected.<reason>.
 #define DG_REST_METRICS(X)                                                   \

@@ -186,12 +186,26 @@ std::optional<ConfigError> ParseClassRates(const YAML::Node& class_node,
 std::optional<ConfigError> CheckFloorsFit(const std::vector<TrafficClass>& classes,
                                           uint64_t shaper_rate_bps, const ErrorReporter& error);
 
+// `pcp: 0-7` (802.1p priority of the outer VLAN tag); absent or empty: kNoPcp.
+Result<uint8_t> ParsePcp(const YAML::Node& class_node, const std::string& class_path,
+                         const ErrorReporter& error) {
+  const YAML::Node pcp = class_node["pcp"];
+  if (!pcp.IsDefined() || pcp.IsNull()) return kNoPcp;
+  const std::string path = ChildPath(class_path, "pcp");
+  if (!pcp.IsScalar()) return error(path, "expected an integer 0-7");
+  const std::string& text = pcp.Scalar();
+  if (text.size() != 1 || text[0] < '0' || text[0] > '0' + kMaxPcp) {
+    return error(path, Quoted(text) + " is not an integer 0-7");
+  }
+  return static_cast<uint8_t>(text[0] - '0');
+}
+
 Result<TrafficClass> ParseClass(const YAML::Node& class_node, const std::string& class_path,
                                 uint64_t shaper_rate_bps, const ErrorReporter& error) {
   if (!class_node.IsMap()) return error(class_path, "expected a mapping with name and dscp");
   if (auto key_error = CheckMappingKeys(
-          class_node, class_path, {"name", "dscp", "maxRate", "minRate", "aqm", "queueLimit"},
-          error)) {
+          class_node, class_path,
+          {"name", "dscp", "maxRate", "minRate", "aqm", "queueLimit", "pcp"}, error)) {
     return *key_error;
   }
 
@@ -218,6 +232,9 @@ Result<TrafficClass> ParseClass(const YAML::Node& class_node, const std::string&
           ParseClassQueueSettings(class_node, class_path, error, traffic_class.queue)) {
     return *queue_error;
   }
+  auto pcp = ParsePcp(class_node, class_path, error);
+  if (!pcp) return pcp.error();
+  traffic_class.pcp = *pcp;
   return traffic_class;
 }
 

@@ -15,12 +15,17 @@
 
 namespace dg {
 
+// A class without `pcp`: VLAN tags keep the priority the sender gave them.
+inline constexpr uint8_t kNoPcp = 0xff;
+inline constexpr uint8_t kMaxPcp = 7;
+
 struct TrafficClass {
   std::string name;
   uint8_t dscp = 0;
   uint64_t max_rate_bps = 0;  // 0: no ceiling
   ClassQueueSettings queue;   // `aqm` and `queueLimit`
   uint64_t min_rate_bps = 0;  // 0: no floor; served before strict priority up to this rate
+  uint8_t pcp = kNoPcp;       // 802.1p priority for the outer VLAN tag, 0..kMaxPcp
 };
 
 // podOverrides: which choices pods may make through annotations (control/pod_overrides.h).

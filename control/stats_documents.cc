@@ -51,6 +51,7 @@ MetricSnapshot ControlPlane::Metrics() const {
   }
   add(MetricIndex("dscp_gateway_healthy"), uint64_t{Healthy() ? 1u : 0u});
   AddPodOverrideMetrics(snapshot, datapath_);
+  add(MetricIndex("dscp_gateway_config_reload_errors_total"), datapath_mode_.rejected());
   for (const MetricSource& source : metric_sources_) source(snapshot);
   return snapshot;
 }
@@ -66,6 +67,7 @@ boost::json::object ControlPlane::StatsDocument() const {
       {"shaper", boost::json::object{{"rate_bps", config_.shaper_rate_bps},
                                      {"framing_overhead_bytes", config_.framing_overhead_bytes}}},
       {"kubernetes", KubernetesDocument()},
+      {"datapath", boost::json::object{{"mode", DatapathModeName(datapath_.datapath_mode())}}},
       {"uptime_seconds", std::chrono::duration<double>(clock_.wall() - started_at_).count()}};
   return StatsJson(Metrics(), datapath_.policy(), std::move(base));
 }

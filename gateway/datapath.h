@@ -54,6 +54,10 @@ class DpdkDatapathTables final : public DatapathTables {
   void PublishPolicy(PriorityPolicy policy) override {
     datapath_.publisher->SetPolicy(std::move(policy));
   }
+  DatapathMode datapath_mode() const override { return datapath_.publisher->datapath_mode(); }
+  void PublishDatapathMode(DatapathMode mode) override {
+    datapath_.publisher->SetDatapathMode(mode);
+  }
   void PublishNamespaceLabelClasses(
       std::map<std::string, std::string> class_name_by_namespace) override {
     datapath_.publisher->SetNamespaceLabelClasses(std::move(class_name_by_namespace));

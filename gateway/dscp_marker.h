@@ -56,6 +56,11 @@ inline bool SetIpv6Dscp(uint8_t* ipv6_header, uint8_t dscp) {
   return WriteIpv6TrafficClass(ipv6_header, static_cast<uint8_t>((dscp << 2) | (old_class & 0x03)));
 }
 
+inline uint8_t IpDscp(const uint8_t* ip_header, uint8_t ip_version) {
+  return ip_version == 4 ? static_cast<uint8_t>(ip_header[1] >> 2)
+                         : static_cast<uint8_t>(((ip_header[0] & 0x0f) << 2) | (ip_header[1] >> 6));
+}
+
 inline bool SetIpDscp(uint8_t* ip_header, uint8_t ip_version, uint8_t dscp) {
   return ip_version == 4 ? SetIpv4Dscp(ip_header, dscp) : SetIpv6Dscp(ip_header, dscp);
 }

@@ -23,12 +23,13 @@ constexpr const char* kUsage = R"(usage:
       Validate the config and the policy files it names; exit 0 if good, 1 if not.
   dscp-gateway replay --priorities CONFIGMAP.yaml --pods PODS.json --in IN.pcap --out OUT.pcap
                       [--json] [--burst N] [--queue-depth N] [--vxlan-port P]... [--geneve-port P]...
-                      [--shaper-rate RATE]
+                      [--shaper-rate RATE] [--mode enforce|observe]
       Run the same datapath over a capture (pcap or pcapng, Ethernet; no hugepages
       needed). Every frame is written out with its captured bytes, wire length and
       timestamp (backpressure, never tail drop; records up to 256 KiB); prints counts per
       class, namespace and unclassified reason (--json: as one JSON object). --shaper-rate
       is the shaper.rate that class rates written in percent refer to (replay does not shape).
+      --mode observe: counts what would be marked and writes every frame unchanged, in order.
   dscp-gateway node attach|detach|status ...   (dscp-gateway node --help)
   dscp-gateway --help | --version
 
@@ -147,9 +148,15 @@ int Replay(Flags& flags) {
   const std::string shaper_rate = flags.Take("--shaper-rate");
   const std::vector<std::string> vxlan_ports = flags.TakeAll("--vxlan-port");
   const std::vector<std::string> geneve_ports = flags.TakeAll("--geneve-port");
+  const std::string mode = flags.Take("--mode");
   if (std::string leftover = flags.Leftover(); !leftover.empty()) return UsageError(leftover);
   if (options.input_pcap.empty() || options.output_pcap.empty()) {
     return UsageError("replay needs --in and --out");
+  }
+  if (!mode.empty()) {
+    auto parsed = dg::ParseDatapathMode(mode, "replay", "--mode");
+    if (!parsed) return UsageError(parsed.error().Message());
+    options.mode = *parsed;
   }
   uint32_t number = 0;
   if (!burst.empty()) {

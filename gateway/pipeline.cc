@@ -3,7 +3,9 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include "control/policy.h"
 #include "gateway/dscp_marker.h"
+#include "gateway/pcp_marker.h"
 #include "gateway/pod_table.h"
 #include "gateway/segmented_frame.h"
 
@@ -89,13 +91,35 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
     const uint8_t class_id = policy.ClassOf(namespace_id);
     class_ids[i] = class_id;
     rte_mbuf* mbuf = packets[i];
+    uint8_t* frame = rte_pktmbuf_mtod(mbuf, uint8_t*);
     const uint8_t dscp = policy.class_dscp[class_id];
+    const uint8_t pcp = policy.class_pcp[class_id];
+    const bool ip_header_contiguous =
+        likely(packet.l3_offset + kIpMarkSpan <= rte_pktmbuf_data_len(mbuf));
+    // VLAN tags precede the IP header, so they are in the first segment whenever the IP
+    // header starts there (a frame split inside its tags keeps its PCP).
+    const bool tags_contiguous = packet.l3_offset <= rte_pktmbuf_data_len(mbuf);
+    if (unlikely(policy.observe_only)) {
+      uint8_t header_copy[kIpMarkSpan];
+      const auto* ip_header = ip_header_contiguous
+                                  ? frame + packet.l3_offset
+                                  : static_cast<const uint8_t*>(rte_pktmbuf_read(
+                                        mbuf, packet.l3_offset, kIpMarkSpan, header_copy));
+      if ((ip_header != nullptr && IpDscp(ip_header, packet.ip_version) != dscp) ||
+          (pcp != kNoPcp && tags_contiguous && OuterVlanPcpDiffers(frame, packet.l3_offset, pcp))) {
+        counters.classes[class_id].would_mark_packets.Increment();
+        counters.namespace_would_mark_packets[namespace_id % DG_MAX_NAMESPACES].Increment();
+      }
+      continue;
+    }
     const bool changed =
-        likely(packet.l3_offset + kIpMarkSpan <= rte_pktmbuf_data_len(mbuf))
-            ? SetIpDscp(rte_pktmbuf_mtod_offset(mbuf, uint8_t*, packet.l3_offset),
-                        packet.ip_version, dscp)
+        ip_header_contiguous
+            ? SetIpDscp(frame + packet.l3_offset, packet.ip_version, dscp)
             : SetIpDscpAcrossSegments(mbuf, packet.l3_offset, packet.ip_version, dscp);
     marked += changed ? 1 : 0;
+    if (pcp != kNoPcp && tags_contiguous && SetOuterVlanPcp(frame, packet.l3_offset, pcp)) {
+      counters.pcp_marked.Increment();
+    }
   }
   counters.fragment_cache_hits.Add(fragment_cache_hits);
   counters.unknown_source.Add(unknown_sources);

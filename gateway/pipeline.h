@@ -59,6 +59,7 @@ inline constexpr uint8_t kNonIpClass = 0;
 // namespace_ids are pod-table values: the namespace id plus the pod's override slot
 // (policy_snapshot.h, NamespaceOfPodValue/SlotOfPodValue), which the worker's per-pod
 // limiter reads.
+// With `policy.observe_only` nothing is written: what would change is counted instead.
 uint16_t ClassifyAndMarkBurst(PipelineContext& context, const PolicySnapshot& policy,
                               rte_mbuf* const* packets, uint16_t count, uint8_t* class_ids,
                               uint32_t* namespace_ids);

@@ -2,6 +2,8 @@
 
 #include <rte_rcu_qsbr.h>
 
+#include <algorithm>
+#include <iterator>
 #include <memory>
 
 namespace dg {
@@ -29,6 +31,12 @@ uint32_t PolicyPublisher::AcquirePodSlot(const std::string& uid,
 
 void PolicyPublisher::PublishIfChanged() {
   if (pod_slots_changed_) Publish();
+}
+
+void PolicyPublisher::SetDatapathMode(DatapathMode mode) {
+  if (mode == mode_) return;
+  mode_ = mode;
+  Publish();
 }
 
 void PolicyPublisher::SetNamespaceLabelClasses(
@@ -84,8 +92,11 @@ void PolicyPublisher::Publish() {
   auto snapshot = std::make_unique<PolicySnapshot>();
   snapshot->generation = ++generation_;
   snapshot->default_class = policy_.default_class;
+  snapshot->observe_only = mode_ == DatapathMode::kObserve;
+  std::fill(std::begin(snapshot->class_pcp), std::end(snapshot->class_pcp), kNoPcp);
   for (uint32_t c = 0; c < policy_.classes.size(); ++c) {
     snapshot->class_dscp[c] = policy_.classes[c].dscp;
+    snapshot->class_pcp[c] = policy_.classes[c].pcp;
     snapshot->class_ceiling_bps[c] = policy_.classes[c].max_rate_bps;
     snapshot->class_queue[c] = policy_.classes[c].queue;
     snapshot->class_floor_bps[c] = policy_.classes[c].min_rate_bps;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "control/pod_overrides.h"
+#include "control/gateway_config.h"
 #include "control/policy.h"
 #include "gateway/policy_snapshot.h"
 
@@ -34,6 +35,9 @@ class PolicyPublisher {
 
   // Replaces the policy; takes effect with the next burst each worker processes.
   void SetPolicy(PriorityPolicy policy);
+  // Enforce or observe; published with the policy so a worker sees both change together.
+  void SetDatapathMode(DatapathMode mode);
+  DatapathMode datapath_mode() const { return mode_; }
 
   // Classes named by a namespace label (Kubernetes); PriorityPolicy::ClassForNamespace
   // decides how they rank against the policy's own entries.
@@ -62,6 +66,7 @@ class PolicyPublisher {
 
   rte_rcu_qsbr* qsbr_;
   PriorityPolicy policy_;
+  DatapathMode mode_ = kDefaultDatapathMode;
   uint64_t generation_ = 0;
   std::vector<std::string> names_;  // index = id; id 0 is DG_NAMESPACE_NONE
   std::unordered_map<std::string, uint32_t> ids_;

@@ -45,7 +45,10 @@ constexpr std::array<uint8_t, kPodSlotCount> EveryPodFollowsItsNamespace() {
 struct alignas(64) PolicySnapshot {
   uint64_t generation = 0;
   uint32_t default_class = 0;
+  // datapath.mode observe: classify and count, forward unchanged and unshaped.
+  bool observe_only = false;
   uint8_t class_dscp[DG_MAX_CLASSES] = {};
+  uint8_t class_pcp[DG_MAX_CLASSES] = {};  // kNoPcp: leave the VLAN priority alone
   uint64_t class_ceiling_bps[DG_MAX_CLASSES] = {};
   ClassQueueSettings class_queue[DG_MAX_CLASSES] = {};
   uint64_t class_floor_bps[DG_MAX_CLASSES] = {};

@@ -96,6 +96,7 @@ int RunReplay(const ReplayOptions& options, const PolicyInputs& inputs) {
     auto datapath =
         BuildDatapath(inputs, options.vxlan_ports, options.geneve_ports, kDefaultPodTableSize);
     if (!datapath) return Fail(datapath.error().Message());
+    (*datapath)->publisher->SetDatapathMode(options.mode);
     auto reader = CaptureReader::Open(options.input_pcap);
     if (!reader) return Fail(reader.error().Message());
     auto writer = CaptureWriter::Open(options.output_pcap, **reader);

@@ -17,6 +17,7 @@ struct ReplayOptions {
   std::string input_pcap;
   std::string output_pcap;
   bool json = false;
+  DatapathMode mode = kDefaultDatapathMode;
   uint16_t burst_size = 32;
   uint32_t queue_depth = 1024;
   uint64_t shaper_rate_bps = 0;  // what class rates in percent are shares of; replay never shapes

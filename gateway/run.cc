@@ -86,6 +86,7 @@ int RunGateway(const GatewayConfig& written_config, const PolicyInputs& inputs) 
   auto datapath =
       BuildDatapath(inputs, config.vxlan_ports, config.geneve_ports, config.pod_table_size);
   if (!datapath) return Fail(datapath.error().Message());
+  (*datapath)->publisher->SetDatapathMode(config.datapath_mode);
   rte_mempool* pool =
       rte_pktmbuf_pool_create("dg_mbufs", config.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                               static_cast<int>(rte_lcore_to_socket_id(worker_lcore)));
@@ -146,9 +147,10 @@ int RunGateway(const GatewayConfig& written_config, const PolicyInputs& inputs) 
   WorkerLaunch launch{&worker, (*datapath)->qsbr, &stop_requested, rte_get_tsc_hz()};
   rte_eal_remote_launch(WorkerEntry, &launch, worker_lcore);
   std::printf(
-      "dscp-gateway: forwarding %s -> %s on lcore %u; shaper %s; %zu classes, %zu pod addresses; "
-      "REST on %s:%u\n",
+      "dscp-gateway: forwarding %s -> %s on lcore %u (%s); shaper %s; %zu classes, %zu pod "
+      "addresses; REST on %s:%u\n",
       config.kernel_port.c_str(), config.uplink_port.c_str(), worker_lcore,
+      std::string(DatapathModeName(config.datapath_mode)).c_str(),
       config.shaper_rate_bps == 0 ? "off"
                                   : (std::to_string(config.shaper_rate_bps) + " bit/s").c_str(),
       inputs.policy.classes.size(), inputs.pods.size(),

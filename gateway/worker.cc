@@ -20,6 +20,8 @@ Worker::Worker(const WorkerOptions& options, PipelineContext* context,
 }
 
 uint32_t Worker::ReceiveFromKernel(uint64_t now_tsc) {
+  const PolicySnapshot* policy = context_->policy->load(std::memory_order_acquire);
+  if (policy->observe_only) return ObserveFromKernel(*policy);
   if (options_.backpressure) {
     for (uint32_t c = 0; c < DG_MAX_CLASSES; ++c) {
       if (scheduler_->FreeSlots(c) < options_.burst_size) return 0;
@@ -34,7 +36,6 @@ uint32_t Worker::ReceiveFromKernel(uint64_t now_tsc) {
   counters_->kernel_rx_packets.Add(received);
   counters_->kernel_rx_bytes.Add(bytes);
 
-  const PolicySnapshot* policy = context_->policy->load(std::memory_order_acquire);
   uint8_t class_ids[kMaxBurst];
   uint32_t namespace_ids[kMaxBurst];
   ClassifyAndMarkBurst(*context_, *policy, packets, received, class_ids, namespace_ids);
@@ -74,6 +75,39 @@ uint32_t Worker::ReleasePodQueues(uint64_t now_tsc) {
       pod_shaper_.ReleaseBurst(*policy, packets, class_ids, pod_values, SchedulerRoom(), now_tsc);
   scheduler_->EnqueueBurst(packets, class_ids, pod_values, released, now_tsc);
   return released;
+}
+
+uint32_t Worker::ObserveFromKernel(const PolicySnapshot& policy) {
+  // Arrival order and no shaper: a burst goes straight to the uplink through the pending
+  // frames, after whatever enforce mode had queued before the switch. While the uplink
+  // does not take them, nothing more is received (the kernel's ring holds the rest).
+  if (pending_count_ != 0 || scheduler_->TotalDepth() != 0 || pod_shaper_.Backlog() != 0) {
+    return 0;
+  }
+  const uint16_t received =
+      rte_eth_rx_burst(options_.kernel_port, 0, pending_, options_.burst_size);
+  last_kernel_poll_empty_ = received == 0;
+  if (received == 0) return 0;
+  uint8_t class_ids[kMaxBurst];
+  uint32_t namespace_ids[kMaxBurst];
+  ClassifyAndMarkBurst(*context_, policy, pending_, received, class_ids, namespace_ids);
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < received; ++i) {
+    const uint32_t length = rte_pktmbuf_pkt_len(pending_[i]);
+    const uint32_t class_id = class_ids[i] < DG_MAX_CLASSES ? class_ids[i] : DG_MAX_CLASSES - 1;
+    const uint32_t namespace_id = namespace_ids[i] % DG_MAX_NAMESPACES;
+    bytes += length;
+    counters_->classes[class_id].observed_packets.Increment();
+    counters_->classes[class_id].observed_bytes.Add(length);
+    counters_->namespace_packets[namespace_id].Increment();
+    counters_->namespace_bytes[namespace_id].Add(length);
+  }
+  counters_->kernel_rx_packets.Add(received);
+  counters_->kernel_rx_bytes.Add(bytes);
+  counters_->observe_forwarded.Add(received);
+  pending_count_ = received;
+  pending_offset_ = 0;
+  return received;
 }
 
 uint32_t Worker::SendToUplink(uint64_t now_tsc) {

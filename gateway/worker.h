@@ -57,6 +57,7 @@ class Worker {
   uint32_t ReceiveFromKernel(uint64_t now_tsc);
   uint32_t ReleasePodQueues(uint64_t now_tsc);
   uint16_t SchedulerRoom() const;
+  uint32_t ObserveFromKernel(const PolicySnapshot& policy);
   uint32_t SendToUplink(uint64_t now_tsc);
   uint32_t PassUplinkToKernel();
 

@@ -49,7 +49,8 @@ MARKER_OUI = (0x02, 0x44, 0x47)  # locally administered unicast, "DG"
 OUTER_SRC_MAC = "02:00:00:00:00:01"
 INNER_SRC_MAC = "02:00:00:00:01:01"
 INNER_DST_MAC = "02:00:00:00:01:02"
-ETHERTYPE_TEB = 0x6558  # Geneve protocol type for an Ethernet payload
+ETHERTYPE_TEB = 0x6558
+OUTER_TCI_OFFSET = 14  # the outer VLAN tag's PCP:3 DEI:1 VID:12, after its TPID  # Geneve protocol type for an Ethernet payload
 
 # Fixed capture timestamps keep IN.pcap byte-for-byte reproducible.
 FIRST_TIMESTAMP_SECONDS = 1_700_000_000
@@ -80,6 +81,12 @@ class FixtureFrame:
     input_ecn: int | None = None
     input_ipv4_checksum_good: bool | None = None
     input_flow_label: int | None = None
+    # 802.1p: the outer VLAN tag's priority the frame must leave with (None: the tag, if
+    # any, leaves as it came), and the outer tag as generated (tagged marked frames).
+    expect_pcp: int | None = None
+    input_pcp: int | None = None
+    input_dei: int | None = None
+    input_vlan_id: int | None = None
 
     @property
     def which(self) -> str:
@@ -216,7 +223,7 @@ def wrap_in_ethernet(l3, spec: dict, dst_mac: str, src_mac: str):
         frame.type = 0x88CC
     for tag in spec.get("vlans", []):
         tag_class = {0x8100: Dot1Q, 0x88A8: Dot1AD}[as_int(tag["tpid"])]
-        frame = frame / tag_class(vlan=tag["vid"])
+        frame = frame / tag_class(vlan=tag["vid"], prio=tag.get("pcp", 0), id=tag.get("dei", 0))
     return frame / l3
 
 
@@ -246,6 +253,9 @@ def build_case_frames(case: dict, case_number: int, defaults: dict) -> list[tupl
     expect_dscp = case.get("expect_dscp")
     if (expect_dscp is None) == (case.get("expect") != "unchanged"):
         raise ValueError(f"case {case['name']}: give exactly one of expect_dscp or expect: unchanged")
+    expect_pcp = case.get("expect_pcp")
+    if expect_pcp is not None and (expect_dscp is None or not spec.get("vlans")):
+        raise ValueError(f"case {case['name']}: expect_pcp needs a VLAN-tagged frame with expect_dscp")
 
     results = []
     for frame_number, l3 in enumerate(l3_packets, start=1):
@@ -277,6 +287,10 @@ def build_case_frames(case: dict, case_number: int, defaults: dict) -> list[tupl
             else:
                 frame.input_flow_label = int.from_bytes(
                     data[outer_ip_offset + 1:outer_ip_offset + 4], "big") & 0xFFFFF
+            if spec.get("vlans"):
+                frame.expect_pcp = expect_pcp
+                tci = int.from_bytes(data[OUTER_TCI_OFFSET:OUTER_TCI_OFFSET + 2], "big")
+                frame.input_pcp, frame.input_dei, frame.input_vlan_id = tci >> 13, (tci >> 12) & 1, tci & 0xFFF
         results.append((frame, data))
     return results
 
@@ -305,6 +319,8 @@ def render_priorities_yaml(policy: dict) -> str:
         lines.append(f"    dscp: {traffic_class['dscp']}")
         if "maxRate" in traffic_class:
             lines.append(f"    maxRate: {yaml_scalar(traffic_class['maxRate'])}")
+        if "pcp" in traffic_class:
+            lines.append(f"    pcp: {traffic_class['pcp']}")
     lines.append(f"defaultClass: {yaml_scalar(policy['defaultClass'])}")
     lines.append("namespaces:")
     for namespace, class_name in policy["namespaces"].items():
@@ -414,6 +430,7 @@ def load_manifest(directory: Path) -> list[FixtureFrame]:
 def lint_case_table(table: dict) -> list[str]:
     policy, problems = table["policy"], []
     dscp_of_class = {traffic_class["name"]: traffic_class["dscp"] for traffic_class in policy["classes"]}
+    pcp_of_class = {traffic_class["name"]: traffic_class.get("pcp") for traffic_class in policy["classes"]}
 
     def class_of_namespace(namespace: str) -> str:
         if namespace in policy["namespaces"] and not namespace.endswith("*"):
@@ -451,6 +468,10 @@ def lint_case_table(table: dict) -> list[str]:
         if model != case.get("expect_dscp"):
             problems.append(f"{case['name']}: table says {case.get('expect_dscp', 'unchanged')}, "
                             f"policy model says {'unchanged' if model is None else model}")
+        pcp_model = pcp_of_class[class_of_namespace(pod["namespace"])] if pod and spec.get("vlans") else None
+        if pcp_model != case.get("expect_pcp"):
+            problems.append(f"{case['name']}: table says expect_pcp {case.get('expect_pcp')}, "
+                            f"policy model says {pcp_model}")
     return problems
 
 

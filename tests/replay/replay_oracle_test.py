@@ -64,6 +64,12 @@ TSHARK_FIELDS = [
     "ipv6.tclass.dscp",
     "ipv6.tclass.ecn",
     "ipv6.flow",
+    "vlan.priority",  # first occurrence: the outer 802.1Q tag
+    "vlan.dei",
+    "vlan.id",
+    "ieee8021ad.priority",  # tshark names an 802.1ad (0x88a8) service tag's fields apart
+    "ieee8021ad.dei",
+    "ieee8021ad.id",
 ]
 TSHARK_PREFERENCES = [
     "ip.check_checksum:TRUE",  # off by default: status would read "unverified"
@@ -141,16 +147,22 @@ class OuterHeader:
     ecn: int | None
     checksum_status: str | None  # IPv4 only
     flow_label: int | None       # IPv6 only
+    vlan: tuple[int, int, int] | None = None  # the outer tag's (priority, DEI, id); None untagged
 
 
 def outer_header(row: dict[str, str], ip_version: int) -> OuterHeader:
     def number(name: str) -> int | None:
         return int(row[name], 0) if row.get(name) else None
 
+    vlan = None
+    for tag in ("ieee8021ad", "vlan"):  # an 802.1ad tag is always the outer one
+        if row.get(f"{tag}.id"):
+            vlan = (number(f"{tag}.priority"), number(f"{tag}.dei"), number(f"{tag}.id"))
+            break
     if ip_version == 4:
         return OuterHeader(number("ip.dsfield.dscp"), number("ip.dsfield.ecn"),
-                           CHECKSUM_STATUS_NAMES.get(row.get("ip.checksum.status", "")), None)
-    return OuterHeader(number("ipv6.tclass.dscp"), number("ipv6.tclass.ecn"), None, number("ipv6.flow"))
+                           CHECKSUM_STATUS_NAMES.get(row.get("ip.checksum.status", "")), None, vlan)
+    return OuterHeader(number("ipv6.tclass.dscp"), number("ipv6.tclass.ecn"), None, number("ipv6.flow"), vlan)
 
 
 def mac_text(data: bytes) -> str:
@@ -253,9 +265,10 @@ def rewritable_bits(frame: FixtureFrame) -> dict[int, int]:
     """Byte offset -> bits the gateway may change in this frame: outer DSCP and, for
     IPv4, the header checksum. ECN bits are deliberately not in the mask."""
     offset = frame.outer_ip_offset
+    pcp = {make_fixtures.OUTER_TCI_OFFSET: 0xE0} if frame.expect_pcp is not None else {}
     if frame.outer_ip_version == 4:
-        return {offset + 1: 0xFC, offset + 10: 0xFF, offset + 11: 0xFF}
-    return {offset: 0x0F, offset + 1: 0xC0}  # traffic class straddles bytes 0-1
+        return {offset + 1: 0xFC, offset + 10: 0xFF, offset + 11: 0xFF} | pcp
+    return {offset: 0x0F, offset + 1: 0xC0} | pcp  # traffic class straddles bytes 0-1
 
 
 def changed_offsets(before: bytes, after: bytes, allowed: dict[int, int]) -> list[int]:
@@ -297,6 +310,9 @@ def check_marked_frame(frame: FixtureFrame, before: bytes, after: bytes,
         if frame.outer_ip_version == 6 and header_out.flow_label != header_in.flow_label:
             report.fail(frame.case, f"{which}IPv6 flow label changed {header_in.flow_label} -> {header_out.flow_label}")
 
+    if frame.expect_pcp is not None:
+        check_outer_vlan_priority(frame, header_in, header_out, report)
+
     offsets = changed_offsets(before, after, rewritable_bits(frame))
     inner = [offset for offset in offsets if frame.inner_offset is not None and offset >= frame.inner_offset]
     outer = [offset for offset in offsets if offset not in inner]
@@ -305,18 +321,35 @@ def check_marked_frame(frame: FixtureFrame, before: bytes, after: bytes,
                                 f"{len(inner)} byte(s) differ, first at inner offset {inner[0] - frame.inner_offset}")
     if outer:
         allowed = "outer DSCP bits and IPv4 checksum" if frame.outer_ip_version == 4 else "outer DSCP bits"
+        if frame.expect_pcp is not None:
+            allowed += " and the outer tag's PCP bits"
         report.fail(frame.case, f"{which}{len(outer)} byte(s) outside the {allowed} "
                                 f"changed, first at offset {outer[0]} (0x{before[outer[0]]:02x} -> 0x{after[outer[0]]:02x})")
+
+
+def check_outer_vlan_priority(frame: FixtureFrame, header_in: OuterHeader, header_out: OuterHeader,
+                              report: Report) -> None:
+    """802.1p: the outer tag leaves with the class's priority, its DEI and VLAN id as they came."""
+    which = frame.which
+    if header_out.vlan is None:
+        report.fail(frame.case, f"{which}tshark finds no VLAN tag in the output frame")
+        return
+    priority, dei, vlan_id = header_out.vlan
+    if priority != frame.expect_pcp:
+        report.fail(frame.case, f"{which}outer VLAN priority is {priority}, expected {frame.expect_pcp}")
+    if header_in.vlan is not None and (dei, vlan_id) != header_in.vlan[1:]:
+        report.fail(frame.case, f"{which}outer VLAN (DEI, id) changed {header_in.vlan[1:]} -> {(dei, vlan_id)}")
 
 
 def check_fixture(frame: FixtureFrame, header_in: OuterHeader, report: Report) -> None:
     """tshark must read IN.pcap as the generator meant it; otherwise the case is void."""
     expected_status = {True: "good", False: "bad", None: None}[frame.input_ipv4_checksum_good]
-    seen = (header_in.dscp, header_in.ecn, header_in.checksum_status, header_in.flow_label)
-    meant = (frame.input_dscp, frame.input_ecn, expected_status, frame.input_flow_label)
+    meant_vlan = None if frame.input_vlan_id is None else (frame.input_pcp, frame.input_dei, frame.input_vlan_id)
+    seen = (header_in.dscp, header_in.ecn, header_in.checksum_status, header_in.flow_label, header_in.vlan)
+    meant = (frame.input_dscp, frame.input_ecn, expected_status, frame.input_flow_label, meant_vlan)
     if seen != meant:
         report.fail(frame.case, f"{frame.which}fixture bug: tshark reads IN.pcap's outer header as "
-                                f"(dscp, ecn, checksum, flow label) = {seen}, generator meant {meant}")
+                                f"(dscp, ecn, checksum, flow label, vlan) = {seen}, generator meant {meant}")
 
 
 # ---------------------------------------------------------------------------
@@ -399,6 +432,13 @@ def rewrite_outer_dscp(data: bytes, frame: FixtureFrame, dscp: int, *, update_ch
     return bytes(out)
 
 
+def rewrite_outer_pcp(data: bytes, pcp: int, tci_offset: int = make_fixtures.OUTER_TCI_OFFSET) -> bytes:
+    """802.1p as specified: the PCP bits of the outer tag; DEI and VLAN id kept."""
+    out = bytearray(data)
+    out[tci_offset] = (pcp << 5) | (out[tci_offset] & 0x1F)
+    return bytes(out)
+
+
 def recompute_ipv4_checksum(data: bytes, offset: int) -> bytes:
     out = bytearray(data)
     header_length = (out[offset] & 0x0F) * 4
@@ -434,6 +474,11 @@ CORRUPTIONS = {
     "malformed_frame_marked": ("ipv4_total_length_exceeds_frame", "marks a frame whose total length lies", None),
     "unknown_tunnel_marked": ("vxlan_inner_unknown_source", "marks a tunnel with an unknown inner source", None),
     "padding_stripped": ("ipv4_ethernet_padding", "trims the Ethernet padding", None),
+    "pcp_not_set": ("vlan_pcp_rewritten_dei_and_vid_kept", "marks DSCP but leaves the tag's priority", None),
+    "pcp_dei_cleared": ("vlan_pcp_rewritten_dei_and_vid_kept", "clears DEI while setting the priority", None),
+    "pcp_on_inner_tag": ("qinq_pcp_outer_tag_only", "sets the priority on the inner (customer) tag", None),
+    "pcp_on_classless_tag": ("vlan_class_without_pcp_keeps_priority", "sets priority 0 for a class without pcp",
+                             None),
     "frame_dropped": ("arp_request", "drops the frame", {"arp_request", RUN_LEVEL}),
     "frame_duplicated": ("qinq_88a8_8100_ipv4", "sends the frame twice", {"qinq_88a8_8100_ipv4", RUN_LEVEL}),
     "json_count_wrong": (None, "reports one frame fewer out than in", {RUN_LEVEL}),
@@ -463,6 +508,8 @@ def reference_gateway(mode: str, argv: list[str]) -> int:
     for frame, data in zip(frames, inputs):
         is_target = frame.case == target_case and frame.frame_in_case == int(target_frame or 1)
         marked = data if frame.expect_dscp is None else rewrite_outer_dscp(data, frame, frame.expect_dscp)
+        if frame.expect_pcp is not None:
+            marked = rewrite_outer_pcp(marked, frame.expect_pcp)
         if is_target:
             marked = corrupt(mode, frame, data, marked)
             if marked is None:
@@ -512,6 +559,15 @@ def corrupt(mode: str, frame: FixtureFrame, original: bytes, marked: bytes) -> b
         fake = FixtureFrame(case=frame.case, frame_in_case=1, frames_in_case=1, marker=frame.marker,
                             expect_dscp=46, outer_ip_version=4, outer_ip_offset=14)
         return rewrite_outer_dscp(original, fake, 46)
+    if mode == "pcp_not_set":
+        return rewrite_outer_dscp(original, frame, frame.expect_dscp)
+    if mode == "pcp_dei_cleared":
+        return flip_bits(marked, make_fixtures.OUTER_TCI_OFFSET, 0x10)
+    if mode == "pcp_on_inner_tag":
+        inner_tci = make_fixtures.OUTER_TCI_OFFSET + 4
+        return rewrite_outer_pcp(rewrite_outer_dscp(original, frame, frame.expect_dscp), frame.expect_pcp, inner_tci)
+    if mode == "pcp_on_classless_tag":
+        return rewrite_outer_pcp(marked, 0)
     if mode == "padding_stripped":
         return marked[:14 + int.from_bytes(marked[16:18], "big")]
     if mode == "frame_dropped":

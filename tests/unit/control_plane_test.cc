@@ -190,6 +190,16 @@ TEST_F(ControlPlaneTest, MetricsAreCountersByClassNameInPrometheusText) {
   EXPECT_THAT(response.body, HasSubstr("dscp_gateway_policy_reload_errors_total 0\n"));
 }
 
+TEST_F(ControlPlaneTest, ObserveModeShowsInStatsAndMetrics) {
+  datapath_.PublishDatapathMode(DatapathMode::kObserve);
+  datapath_.counters.classes[0].would_mark_packets = 4;
+  const boost::json::object stats = GetJson("/v1/stats");
+  EXPECT_EQ(stats.at("datapath").at("mode").as_string(), "observe");
+  EXPECT_EQ(stats.at("observe_mode").to_number<uint64_t>(), 1u);
+  EXPECT_THAT(Get("/metrics").body,
+              HasSubstr("dscp_gateway_class_would_mark_packets_total{class=\"critical\"} 4\n"));
+}
+
 TEST_F(ControlPlaneTest, FileChangeIsPickedUpByTheTickOnceASecond) {
   dir_.Write("priorities.yaml", "classes:\n  - name: only\n    dscp: 10\ndefaultClass: only\n");
   plane_->Tick();

@@ -37,6 +37,11 @@ class FakeDatapath : public DatapathTables {
     pod_slots_.Redecide(policy_);
     ++generation_;
   }
+  DatapathMode datapath_mode() const override { return mode_; }
+  void PublishDatapathMode(DatapathMode mode) override {
+    mode_ = mode;
+    ++generation_;
+  }
   void PublishNamespaceLabelClasses(std::map<std::string, std::string> classes) override {
     label_classes_ = std::move(classes);
     ++generation_;
@@ -109,6 +114,7 @@ class FakeDatapath : public DatapathTables {
 
  private:
   PriorityPolicy policy_;
+  DatapathMode mode_ = kDefaultDatapathMode;
   uint64_t generation_ = 1;
   std::map<std::string, std::string> label_classes_;
   std::vector<std::string> names_;  // index = namespace id; 0 is DG_NAMESPACE_NONE

@@ -81,6 +81,14 @@ TEST(ParseGatewayConfigTest, EmptyDocumentSelectsEveryDefault) {
   EXPECT_EQ(config.source, "gw.yaml");
 }
 
+TEST(ParseGatewayConfigTest, DatapathModeDefaultsToEnforce) {
+  EXPECT_EQ(ParseOrFail("").datapath_mode, DatapathMode::kEnforce);
+}
+
+TEST(ParseGatewayConfigTest, DatapathModeObserveIsRead) {
+  EXPECT_EQ(ParseOrFail("datapath: {mode: observe}\n").datapath_mode, DatapathMode::kObserve);
+}
+
 TEST(ParseGatewayConfigTest, EmptySectionsKeepTheirDefaults) {
   const GatewayConfig config =
       ParseOrFail("ports: {}\nshaper:\nqueues: {depth: }\noverlay: {vxlanPorts: }\n");
@@ -235,6 +243,8 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidConfig{"DepthNotANumber", "queues: {depth: lots}\n", "queues.depth",
                       "not an integer"},
         InvalidConfig{"ZeroBurst", "datapath: {burst: 0}\n", "datapath.burst", "outside 1-256"},
+        InvalidConfig{"UnknownMode", "datapath: {mode: dryrun}\n", "datapath.mode",
+                      "'dryrun'; expected enforce or observe"},
         InvalidConfig{"BurstTooLarge", "datapath: {burst: 257}\n", "datapath.burst",
                       "outside 1-256"},
         InvalidConfig{"TooFewMbufs", "datapath: {mbufs: 1022}\n", "datapath.mbufs",

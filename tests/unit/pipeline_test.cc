@@ -213,5 +213,121 @@ TEST_F(PipelineTest, BurstLongerThanOneLookupChunkIsFullyClassified) {
   for (int i = 0; i < 200; ++i) EXPECT_EQ(OuterTos(out[i]) >> 2, i % 2 == 0 ? 46 : 8) << i;
 }
 
+// Classes of TestPolicy() with an 802.1p priority: critical 5, scavenger 1.
+void UsePcpPolicy(Datapath& datapath) {
+  PriorityPolicy policy = TestPolicy();
+  policy.classes[0].pcp = 5;
+  policy.classes[2].pcp = 1;
+  datapath.publisher->SetPolicy(std::move(policy));
+}
+
+constexpr size_t kOuterTci = 14;  // first byte of the outer tag's TCI: PCP:3 DEI:1 VID:4
+
+TEST_F(PipelineTest, TaggedFrameGetsClassPcpWithDeiAndVlanIdKept) {
+  UsePcpPolicy(*datapath_);
+  FrameSpec spec;
+  spec.vlan_tpids = {0x8100};
+  auto frame = BuildFrame(spec);
+  frame[kOuterTci] =
+      static_cast<uint8_t>((2 << 5) | 0x10 | (frame[kOuterTci] & 0x0f));  // PCP 2, DEI
+  const auto out = Classify({frame});
+  EXPECT_EQ(out[0][kOuterTci] >> 5, 5);
+  EXPECT_EQ(out[0][kOuterTci] & 0x10, 0x10);
+  EXPECT_EQ(((out[0][kOuterTci] & 0x0f) << 8) | out[0][kOuterTci + 1], 100);
+  EXPECT_EQ(out[0][kOuterTci + 4 + 1] >> 2, 46);  // DSCP too
+  EXPECT_EQ(datapath_->counters->pcp_marked.Load(), 1u);
+}
+
+TEST_F(PipelineTest, QinQGetsPcpOnTheOuterTagOnly) {
+  UsePcpPolicy(*datapath_);
+  FrameSpec spec;
+  spec.source = "10.0.0.2";  // scavenger: PCP 1
+  spec.vlan_tpids = {0x88A8, 0x8100};
+  auto frame = BuildFrame(spec);
+  frame[kOuterTci + 4] |= 6 << 5;  // the inner (customer) tag says 6
+  const auto out = Classify({frame});
+  EXPECT_EQ(out[0][kOuterTci] >> 5, 1);
+  EXPECT_EQ(out[0][kOuterTci + 4] >> 5, 6);
+}
+
+TEST_F(PipelineTest, UntaggedFrameStaysUntaggedWithPcpConfigured) {
+  UsePcpPolicy(*datapath_);
+  const auto frame = BuildFrame(FrameSpec{});
+  const auto out = Classify({frame});
+  ASSERT_EQ(out[0].size(), frame.size());
+  EXPECT_EQ(out[0][12], 0x08);  // still IPv4 right after the MACs
+  EXPECT_EQ(OuterTos(out[0]) >> 2, 46);
+  EXPECT_EQ(datapath_->counters->pcp_marked.Load(), 0u);
+}
+
+TEST_F(PipelineTest, ClassWithoutPcpLeavesTheTagAlone) {
+  UsePcpPolicy(*datapath_);
+  FrameSpec spec;
+  spec.source = "10.0.0.3";  // standard: no pcp
+  spec.vlan_tpids = {0x8100};
+  auto frame = BuildFrame(spec);
+  frame[kOuterTci] |= 3 << 5;
+  const auto out = Classify({frame});
+  EXPECT_EQ(out[0][kOuterTci], frame[kOuterTci]);
+}
+
+TEST_F(PipelineTest, ObserveModeLeavesEveryFrameByteIdentical) {
+  UsePcpPolicy(*datapath_);
+  datapath_->publisher->SetDatapathMode(DatapathMode::kObserve);
+  FrameSpec tagged;
+  tagged.vlan_tpids = {0x8100};
+  FrameSpec batch;
+  batch.source = "10.0.0.2";
+  const std::vector<std::vector<uint8_t>> frames = {BuildFrame(tagged), BuildFrame(batch)};
+  EXPECT_EQ(Classify(frames), frames);
+  EXPECT_EQ(datapath_->counters->marked.Load(), 0u);
+  EXPECT_EQ(datapath_->counters->pcp_marked.Load(), 0u);
+}
+
+TEST_F(PipelineTest, ObserveModeClassifiesAsEnforceWould) {
+  datapath_->publisher->SetDatapathMode(DatapathMode::kObserve);
+  FrameSpec critical;
+  FrameSpec batch;
+  batch.source = "10.0.0.2";
+  FrameSpec unknown;
+  unknown.source = "192.0.2.1";
+  Classify({BuildFrame(critical), BuildFrame(batch), BuildFrame(unknown)});
+  EXPECT_EQ(class_ids_, (std::vector<uint8_t>{0, 2, 1}));
+  EXPECT_EQ(datapath_->publisher->NamespaceName(namespace_ids_[1]), "batch-etl");
+  EXPECT_EQ(datapath_->counters->unknown_source.Load(), 1u);
+}
+
+TEST_F(PipelineTest, ObserveModeCountsWouldMarkByClassAndNamespace) {
+  datapath_->publisher->SetDatapathMode(DatapathMode::kObserve);
+  FrameSpec already_ef;  // critical, already DSCP 46: enforce would not rewrite it
+  already_ef.tos = 46 << 2;
+  FrameSpec critical;  // DSCP 0 -> 46
+  FrameSpec batch;     // DSCP 0 -> 8
+  batch.source = "10.0.0.2";
+  Classify({BuildFrame(already_ef), BuildFrame(critical), BuildFrame(batch), BuildFrame(batch)});
+  const WorkerCounters& counters = *datapath_->counters;
+  EXPECT_EQ(counters.classes[0].would_mark_packets.Load(), 1u);
+  EXPECT_EQ(counters.classes[2].would_mark_packets.Load(), 2u);
+  EXPECT_EQ(counters.namespace_would_mark_packets[namespace_ids_[2]].Load(), 2u);
+  EXPECT_EQ(counters.namespace_would_mark_packets[namespace_ids_[0]].Load(), 1u);
+}
+
+TEST_F(PipelineTest, ObserveModeCountsAPcpOnlyDifferenceAsWouldMark) {
+  UsePcpPolicy(*datapath_);
+  datapath_->publisher->SetDatapathMode(DatapathMode::kObserve);
+  FrameSpec spec;  // critical, DSCP already 46, tag priority 0 where the class wants 5
+  spec.tos = 46 << 2;
+  spec.vlan_tpids = {0x8100};
+  Classify({BuildFrame(spec)});
+  EXPECT_EQ(datapath_->counters->classes[0].would_mark_packets.Load(), 1u);
+}
+
+TEST_F(PipelineTest, SwitchingBackToEnforceMarksAgain) {
+  datapath_->publisher->SetDatapathMode(DatapathMode::kObserve);
+  datapath_->publisher->SetDatapathMode(DatapathMode::kEnforce);
+  const auto out = Classify({BuildFrame(FrameSpec{})});
+  EXPECT_EQ(OuterTos(out[0]) >> 2, 46);
+}
+
 }  // namespace
 }  // namespace dg

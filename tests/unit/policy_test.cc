@@ -115,6 +115,15 @@ TEST(ParsePrioritiesTest, MaxRateIsOptionalAndParsedInBitsPerSecond) {
   EXPECT_EQ(policy.classes[3].max_rate_bps, 500'000'000u);
 }
 
+TEST(ParsePrioritiesTest, PcpIsOptionalAndReadAsTheVlanPriority) {
+  const PriorityPolicy policy = ParseOrFail(
+      "classes: [{name: a, dscp: 46, pcp: 7}, {name: b, dscp: 0, pcp: 0}, "
+      "{name: c, dscp: 8}]\ndefaultClass: c\n");
+  EXPECT_EQ(policy.classes[0].pcp, 7);
+  EXPECT_EQ(policy.classes[1].pcp, 0);
+  EXPECT_EQ(policy.classes[2].pcp, kNoPcp);
+}
+
 TEST(ParsePrioritiesTest, DefaultClassIsAnIndexIntoClasses) {
   EXPECT_EQ(ParseOrFail(kExampleDocument).default_class, 2u);
 }
@@ -258,6 +267,12 @@ const InvalidDocument kInvalidDocuments[] = {
      "expected an integer"},
     {"BadMaxRate", "classes: [{name: a, dscp: 1, maxRate: fast}]\ndefaultClass: a\n",
      "classes[0].maxRate", "\"fast\" is not a rate"},
+    {"PcpTooLarge", "classes: [{name: a, dscp: 1, pcp: 8}]\ndefaultClass: a\n", "classes[0].pcp",
+     "\"8\" is not an integer 0-7"},
+    {"PcpNotInteger", "classes: [{name: a, dscp: 1, pcp: high}]\ndefaultClass: a\n",
+     "classes[0].pcp", "not an integer 0-7"},
+    {"PcpAList", "classes: [{name: a, dscp: 1, pcp: [1]}]\ndefaultClass: a\n", "classes[0].pcp",
+     "expected an integer 0-7"},
     {"NegativeMaxRate", "classes: [{name: a, dscp: 1, maxRate: -5Mbit}]\ndefaultClass: a\n",
      "classes[0].maxRate", "negative"},
     {"UnknownTopLevelKey", "classes: [{name: a, dscp: 1}]\ndefaultClass: a\ndefaultclass: a\n",
