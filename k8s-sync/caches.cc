@@ -32,15 +32,12 @@ void PodCache::Reconcile(const dg_pod_key& key) {
     std::vector<PodRecord> candidates;
     candidates.reserve(found->second.size());
     for (const std::string& uid : found->second) {
-      const PodRecord& claimant = pods_by_uid_.at(uid);
-      PodRecord candidate;
-      candidate.uid = claimant.uid;
-      candidate.namespace_name = claimant.namespace_name;
-      candidate.name = claimant.name;
-      candidate.phase = claimant.phase;
-      candidate.host_network = claimant.host_network;
-      candidate.creation_timestamp = claimant.creation_timestamp;
-      candidate.deletion_timestamp = claimant.deletion_timestamp;
+      // Everything but the addresses, so a field added to PodRecord is never left behind
+      // (the addresses are set aside for the copy, not copied).
+      PodRecord& claimant = pods_by_uid_.at(uid);
+      std::vector<PodAddress> addresses = std::move(claimant.addresses);
+      PodRecord candidate = claimant;
+      claimant.addresses = std::move(addresses);
       for (const PodAddress& address : claimant.addresses) {
         if (PodKeyEqual{}(address.key, key)) candidate.addresses.push_back(address);
       }
