@@ -485,8 +485,6 @@ def main(argv=None) -> int:
                     help="name prefix of the virtual node's namespaces (default dg<pid%%10000>-)")
     ap.add_argument("--forwarder-rt", type=int, default=0, metavar="PRIO",
                     help="run the netns forwarders SCHED_FIFO (see perf/virtual_node.py); default off")
-    ap.add_argument("--netns-prefix", default=None,
-                    help="name prefix of the namespaces afxdp and congestion create (default dg<pid>-)")
     args = ap.parse_args(argv)
     sections = SECTIONS if not args.only else [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in sections if s not in SECTIONS]

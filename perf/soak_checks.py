@@ -44,11 +44,12 @@ def conservation(stats: dict) -> list[tuple[str, int, int]]:
     """(what, left, right) pairs that must be equal once the queues have drained; `right`
     includes the backlog (queue depths) so a sample under load can be checked too."""
     classes = stats["classes"]
-    queued = sum(c["packets"] + c["drops"] + c["queue_depth"] for c in classes)
+    # A class's frames leave it sent, tail-dropped, dropped by CoDel, or are still queued.
+    queued = sum(c["packets"] + c["drops"] + c.get("aqm_drops", 0) + c["queue_depth"] for c in classes)
     ports = stats["ports"]
     pairs = [
         ("kernel port: PMD rx = worker rx", ports["kernel"]["rx_packets"], stats["kernel_rx_packets"]),
-        ("worker rx = sent + drops + backlog (all classes) + drain drops",
+        ("worker rx = sent + drops + CoDel drops + backlog (all classes) + drain drops",
          stats["kernel_rx_packets"], queued + stats["drain_drops"]),
         ("worker uplink tx = sent (all classes)", stats["uplink_tx_packets"], sum(c["packets"] for c in classes)),
         ("uplink port: PMD tx = worker tx", ports["uplink"]["tx_packets"], stats["uplink_tx_packets"]),
@@ -62,9 +63,10 @@ def conservation(stats: dict) -> list[tuple[str, int, int]]:
     unattributed = stats["unknown_source"] + sum(stats["unclassified"].values())
     for c in classes:
         from_pods = sum(n["packets"] for n in stats["namespaces"] if n["class"] == c["name"])
-        received = c["packets"] + c["drops"] + c["queue_depth"]
+        received = c["packets"] + c["drops"] + c.get("aqm_drops", 0) + c["queue_depth"]
         others = received - from_pods
-        pairs.append((f"class {c['name']}: received = sent {c['packets']} + drops {c['drops']} + backlog "
+        pairs.append((f"class {c['name']}: received = sent {c['packets']} + drops {c['drops']} + CoDel drops "
+                      f"{c.get('aqm_drops', 0)} + backlog "
                       f"{c['queue_depth']} (from pods {from_pods}, unattributed {others} of {unattributed})",
                       received, from_pods + max(0, min(others, unattributed))))
         pod_drops = sum(n["drops"] for n in stats["namespaces"] if n["class"] == c["name"])
