@@ -9,8 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "control/pod_overrides.h"
 #include "control/gateway_config.h"
+#include "control/pod_overrides.h"
 #include "control/policy.h"
 #include "gateway/policy_snapshot.h"
 

@@ -6,8 +6,8 @@
 #include <array>
 #include <cstdint>
 
-#include "control/queue_settings.h"
 #include "control/pod_overrides.h"
+#include "control/queue_settings.h"
 #include "dscp_gateway_abi.h"
 
 namespace dg {
