@@ -1,12 +1,17 @@
 #include "tests/unit/eal_environment.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <rte_eal.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <string>
+#include <thread>
 
 namespace dg::testing {
 namespace {
@@ -73,6 +78,26 @@ std::vector<uint8_t> FrameBytes(const rte_mbuf* mbuf) {
       static_cast<const uint8_t*>(rte_pktmbuf_read(mbuf, 0, bytes.size(), bytes.data()));
   if (data != bytes.data()) std::memcpy(bytes.data(), data, bytes.size());
   return bytes;
+}
+
+void QsbrDeleter::operator()(rte_rcu_qsbr* qsbr) const { rte_free(qsbr); }
+
+QsbrPtr MakeQsbr() {
+  const size_t size = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+  auto* qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc("test_qsbr", size, RTE_CACHE_LINE_SIZE));
+  EXPECT_NE(qsbr, nullptr);
+  if (qsbr != nullptr) {
+    EXPECT_EQ(rte_rcu_qsbr_init(qsbr, RTE_MAX_LCORE), 0);
+  }
+  return QsbrPtr(qsbr);
+}
+
+void UnpinCurrentThread() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const unsigned cpu_count = std::thread::hardware_concurrency();
+  for (unsigned cpu = 0; cpu < cpu_count && cpu < CPU_SETSIZE; ++cpu) CPU_SET(cpu, &cpus);
+  pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
 }
 
 }  // namespace dg::testing

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 struct rte_mempool;
 struct rte_mbuf;
+struct rte_rcu_qsbr;
 
 namespace dg::testing {
 
@@ -22,5 +24,18 @@ rte_mbuf* MakeChainedMbuf(const std::vector<uint8_t>& bytes, const std::vector<u
 
 // Every byte of the frame, across its segments.
 std::vector<uint8_t> FrameBytes(const rte_mbuf* mbuf);
+
+struct QsbrDeleter {
+  void operator()(rte_rcu_qsbr* qsbr) const;
+};
+using QsbrPtr = std::unique_ptr<rte_rcu_qsbr, QsbrDeleter>;
+
+// An initialised QSBR variable for every lcore id; null (and a test failure) if EAL has no
+// memory for it.
+QsbrPtr MakeQsbr();
+
+// EAL pins the main thread to lcore 0 and the threads it starts inherit that affinity; a
+// reader thread calls this so that it really runs alongside the writer.
+void UnpinCurrentThread();
 
 }  // namespace dg::testing

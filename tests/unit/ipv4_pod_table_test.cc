@@ -18,17 +18,11 @@
 namespace dg {
 namespace {
 
-struct QsbrDeleter {
-  void operator()(rte_rcu_qsbr* qsbr) const { rte_free(qsbr); }
-};
-
 class Ipv4PodTableTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const size_t size = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
-    qsbr_.reset(static_cast<rte_rcu_qsbr*>(rte_zmalloc("ipv4_test_qsbr", size, 64)));
+    qsbr_ = testing::MakeQsbr();
     ASSERT_NE(qsbr_, nullptr);
-    ASSERT_EQ(rte_rcu_qsbr_init(qsbr_.get(), RTE_MAX_LCORE), 0);
     auto table = Ipv4PodTable::Create("ipv4_test", 1u << 20, qsbr_.get());
     ASSERT_TRUE(table) << table.error().Message();
     table_ = std::move(*table);
@@ -43,7 +37,7 @@ class Ipv4PodTableTest : public ::testing::Test {
   }
 
   // Declared first so it outlives the table.
-  std::unique_ptr<rte_rcu_qsbr, QsbrDeleter> qsbr_;
+  testing::QsbrPtr qsbr_;
   std::unique_ptr<Ipv4PodTable> table_;
 };
 

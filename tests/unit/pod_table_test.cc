@@ -41,34 +41,9 @@ PodTableEntry Pod(const std::string& address, const std::string& namespace_name,
   return entry;
 }
 
-// EAL pins the main thread to lcore 0 and the threads it starts inherit that affinity; the
-// reader unpins itself so that it really runs alongside the writer.
-void UnpinCurrentThread() {
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  const unsigned cpu_count = std::thread::hardware_concurrency();
-  for (unsigned cpu = 0; cpu < cpu_count && cpu < CPU_SETSIZE; ++cpu) CPU_SET(cpu, &cpus);
-  pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
-}
-
-struct QsbrDeleter {
-  void operator()(rte_rcu_qsbr* qsbr) const { rte_free(qsbr); }
-};
-
-std::unique_ptr<rte_rcu_qsbr, QsbrDeleter> MakeQsbr() {
-  const size_t size = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
-  auto* qsbr =
-      static_cast<rte_rcu_qsbr*>(rte_zmalloc("pod_table_test_qsbr", size, RTE_CACHE_LINE_SIZE));
-  EXPECT_NE(qsbr, nullptr);
-  if (qsbr != nullptr) {
-    EXPECT_EQ(rte_rcu_qsbr_init(qsbr, RTE_MAX_LCORE), 0);
-  }
-  return std::unique_ptr<rte_rcu_qsbr, QsbrDeleter>(qsbr);
-}
-
 class PodTableTest : public ::testing::Test {
  protected:
-  void SetUp() override { qsbr_ = MakeQsbr(); }
+  void SetUp() override { qsbr_ = testing::MakeQsbr(); }
 
   // rte_hash names are global to the process: one per table.
   std::unique_ptr<PodTable> MakeTable(uint32_t capacity) {
@@ -87,7 +62,7 @@ class PodTableTest : public ::testing::Test {
   }
 
   // Declared first so it outlives the tables that reclaim through it.
-  std::unique_ptr<rte_rcu_qsbr, QsbrDeleter> qsbr_;
+  testing::QsbrPtr qsbr_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -244,7 +219,7 @@ TEST_F(PodTableTest, ConcurrentReaderSeesOnlyWholeValuesAndDeletedSlotsAreReclai
   std::atomic<uint64_t> bad_hot_values{0};
   std::atomic<uint64_t> bad_churn_values{0};
   std::thread reader([&] {
-    UnpinCurrentThread();
+    testing::UnpinCurrentThread();
     rte_rcu_qsbr* qsbr = qsbr_.get();
     rte_rcu_qsbr_thread_register(qsbr, kReaderThreadId);
     rte_rcu_qsbr_thread_online(qsbr, kReaderThreadId);

@@ -40,31 +40,6 @@ PriorityPolicy Parse(const char* text) {
   return policy ? *policy : DefaultPriorityPolicy();
 }
 
-// EAL pins the main thread to lcore 0 and the threads it starts inherit that affinity; the
-// reader unpins itself so that it really runs alongside the writer.
-void UnpinCurrentThread() {
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  const unsigned cpu_count = std::thread::hardware_concurrency();
-  for (unsigned cpu = 0; cpu < cpu_count && cpu < CPU_SETSIZE; ++cpu) CPU_SET(cpu, &cpus);
-  pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
-}
-
-struct QsbrDeleter {
-  void operator()(rte_rcu_qsbr* qsbr) const { rte_free(qsbr); }
-};
-
-std::unique_ptr<rte_rcu_qsbr, QsbrDeleter> MakeQsbr() {
-  const size_t size = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
-  auto* qsbr = static_cast<rte_rcu_qsbr*>(
-      rte_zmalloc("policy_publisher_test_qsbr", size, RTE_CACHE_LINE_SIZE));
-  EXPECT_NE(qsbr, nullptr);
-  if (qsbr != nullptr) {
-    EXPECT_EQ(rte_rcu_qsbr_init(qsbr, RTE_MAX_LCORE), 0);
-  }
-  return std::unique_ptr<rte_rcu_qsbr, QsbrDeleter>(qsbr);
-}
-
 // A reader thread loads the current snapshot and reads it between quiescent states, as the
 // worker does per burst, while the control thread publishes hundreds of new ones. Each
 // snapshot it reads is whole, generations never go back, and (under ASan and TSan) no
@@ -72,7 +47,7 @@ std::unique_ptr<rte_rcu_qsbr, QsbrDeleter> MakeQsbr() {
 TEST(PolicyPublisherTest, ConcurrentReaderSeesWholeSnapshotsInOrderWhileOldOnesAreFreed) {
   constexpr unsigned kReaderThreadId = 1;
   constexpr int kPublications = 500;
-  auto qsbr = MakeQsbr();
+  auto qsbr = testing::MakeQsbr();
   ASSERT_NE(qsbr, nullptr);
   PolicyPublisher publisher(qsbr.get());
   const uint32_t namespace_a = publisher.InternNamespace("ns-a");
@@ -86,7 +61,7 @@ TEST(PolicyPublisherTest, ConcurrentReaderSeesWholeSnapshotsInOrderWhileOldOnesA
   std::atomic<uint64_t> mixed_snapshots{0};
   std::atomic<uint64_t> generations_gone_back{0};
   std::thread reader([&] {
-    UnpinCurrentThread();
+    testing::UnpinCurrentThread();
     rte_rcu_qsbr_thread_register(qsbr.get(), kReaderThreadId);
     rte_rcu_qsbr_thread_online(qsbr.get(), kReaderThreadId);
     uint64_t last_generation = 0;
