@@ -14,6 +14,8 @@ defaultClass: standard
 PRIORITY_POLICY = FOUR_CLASSES + "namespaces: {ray-training: critical, batch-jobs: scavenger}\n"
 # The same with a floor for scavenger (issue 11): 10% of shaper.rate however busy critical is.
 FLOOR_POLICY = PRIORITY_POLICY.replace("{name: scavenger, dscp: 8}", "{name: scavenger, dscp: 8, minRate: 10%}")
+# The priority policy with 802.1p for critical (issue 12): its VLAN-tagged frames leave with PCP 5.
+PCP_POLICY = PRIORITY_POLICY.replace("{name: critical, dscp: 46}", "{name: critical, dscp: 46, pcp: 5}")
 FIFO_POLICY = """classes: [{name: besteffort, dscp: 0}]
 defaultClass: besteffort
 """

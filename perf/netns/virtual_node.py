@@ -95,7 +95,7 @@ from .common import Failure, tail
 from .harness import NetnsHarness
 from .host import free_prefix, remove_dpdk_leftovers
 from .node_plumbing import KERNEL_LEG, BpfMountHolder
-from .policies import FIFO_POLICY, FLOOR_POLICY, PRIORITY_POLICY, with_aqm
+from .policies import FIFO_POLICY, FLOOR_POLICY, PCP_POLICY, PRIORITY_POLICY, with_aqm
 
 POD_HI_IP, POD_HI_GW = "10.201.1.2", "10.201.1.1"
 POD_LO_IP, POD_LO_GW = "10.201.2.2", "10.201.2.1"
@@ -110,10 +110,12 @@ PLUMBINGS = ("attach", "legacy")
 ROLES = {"attach": ("pod-hi", "pod-lo", "node", "remote"), "legacy": ("pod-hi", "pod-lo", "node", "gw", "remote")}
 
 KERNEL_MODE = "kernel"
-MODES = {"priority": PRIORITY_POLICY, "floor": FLOOR_POLICY, "fifo": FIFO_POLICY, KERNEL_MODE: PRIORITY_POLICY}
+MODES = {"priority": PRIORITY_POLICY, "floor": FLOOR_POLICY, "fifo": FIFO_POLICY, KERNEL_MODE: PRIORITY_POLICY,
+         "pcp": PCP_POLICY}
 CLASS_NAMES = {"priority": ["critical", "high", "standard", "scavenger"],
                "floor": ["critical", "high", "standard", "scavenger"],
-               "fifo": ["besteffort"], KERNEL_MODE: ["critical", "high", "standard", "scavenger"]}
+               "fifo": ["besteffort"], KERNEL_MODE: ["critical", "high", "standard", "scavenger"],
+               "pcp": ["critical", "high", "standard", "scavenger"]}
 
 
 class VirtualNode(NetnsHarness):

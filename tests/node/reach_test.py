@@ -1,0 +1,319 @@
+"""Observe-only mode and 802.1p priority on an attached node (issue 12, parts 2 and 3): the
+virtual node of perf/netns/ in its `attach` plumbing, the gateway run inside the node.
+
+One case per run (--case), one behaviour each:
+  observe           enforce -> observe -> enforce by rewriting gateway.yaml and SIGHUP, with
+                    no restart (same process, uptime keeps growing): the remote sees pod-hi's
+                    datagrams with DSCP 46 in enforce mode and with the pod's own DSCP in
+                    observe mode; in observe mode /v1/stats and /metrics count them as observed
+                    and would-mark for class critical and namespace ray-training while every
+                    class queue's packet counter stays flat, and `dscpctl stats` shows the
+                    would-mark numbers; back in enforce mode, DSCP 46 again.
+  observe_unshaped  a UDP flow at three times the port shaper's rate: in enforce mode the
+                    gateway's uplink sends at most about the shaped rate, in observe mode
+                    (same run, same flow) it sends more than 1.5 times it.
+  pcp               pod-hi's class has `pcp: 5`; frames the node sends tagged (VLAN 42,
+                    priority 1, DEI set; perf/netns/vlan_path.py) reach the remote with VLAN
+                    priority 5, VLAN id and DEI kept and DSCP 46; untagged frames stay
+                    untagged (and get DSCP 46).
+
+Each case is bounded (--timeout, SIGALRM runs the cleanup) and removes its namespaces also
+on failure. Exit 0 pass, 1 fail, 77 skip (not root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO_ROOT, "perf"))  # the netns package, shared with perf/
+import netns  # noqa: E402
+from netns import experiment  # noqa: E402
+from netns.calls import http_request  # noqa: E402
+from netns.common import write_atomically  # noqa: E402
+from netns.vlan_path import VLAN_ID, VLAN_REMOTE_IP, VLAN_SENT_DEI, add_tagged_path  # noqa: E402
+from netns.virtual_node import POD_HI_IP, REMOTE_IP, REST_PORT, UDP_PORT, VirtualNode  # noqa: E402
+
+CRITICAL_DSCP = 46  # ray-training (pod-hi) is critical in every policy used here
+POD_OWN_DSCP = 10  # what pod-hi writes itself (AF11): not its class's DSCP
+CLASS_PCP = 5  # PCP_POLICY's critical class
+DATAGRAMS = 200
+PROBE_PORT = 9999  # nothing listens: the remote's capture is the receiver
+MODE_SWITCH_TIMEOUT_S = 5.0
+
+results: list[tuple[str, str]] = []
+
+
+def check(ok: bool, what: str, detail: str = "") -> bool:
+    results.append(("PASS" if ok else "FAIL", what))
+    print(f"{'PASS' if ok else 'FAIL'} {what}" + (f": {detail}" if detail else ""), flush=True)
+    return ok
+
+
+# ------------------------------------------------------------------------- probes
+class Capture:
+    """tshark on the remote's eth0: `fields` of every frame from pod-hi to PROBE_PORT,
+    tagged or not, one list of strings per frame."""
+
+    def __init__(self, node: VirtualNode, name: str, fields: list[str]):
+        self.node, self.name = node, name
+        bpf = f"(ip src {POD_HI_IP} and udp dst port {PROBE_PORT}) or (vlan and ip src {POD_HI_IP})"
+        self.proc = node.spawn(["tshark", "-i", "eth0", "-n", "-l", "-f", bpf, "-T", "fields", "-E", "separator=/t"]
+                               + [arg for field in fields for arg in ("-e", field)], "remote", name,
+                               stop_signal=signal.SIGINT)
+        deadline = time.monotonic() + 20
+        while "Capturing on" not in node.read_log(name, "err"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise netns.Failure(f"tshark did not start: {netns.tail(node.read_log(name, 'err'))}")
+            time.sleep(0.1)
+
+    def stop(self) -> list[list[str]]:
+        time.sleep(0.3)  # the last frames still in flight
+        self.node.stop(self.proc, first=signal.SIGINT, grace=5.0)
+        return [line.split("\t") for line in self.node.read_log(self.name).splitlines() if line.strip()]
+
+
+# Sends COUNT UDP datagrams with DSCP to DST:PORT, paced over about COUNT * 2 ms.
+UDP_SEND = r"""
+import socket, sys, time
+dst, port, count, dscp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, dscp << 2)
+for i in range(count):
+    s.sendto(b"x" * 200, (dst, port))
+    time.sleep(0.002)
+"""
+
+
+def send_from_pod_hi(node: VirtualNode, dst: str, count: int = DATAGRAMS, dscp: int = POD_OWN_DSCP) -> None:
+    node.sh([sys.executable, "-c", UDP_SEND, dst, str(PROBE_PORT), str(count), str(dscp)], role="pod-hi")
+
+
+def dscps_seen(node: VirtualNode, name: str) -> list[int]:
+    """The DSCP of each datagram pod-hi sends to the remote, as the remote receives it."""
+    capture = Capture(node, name, ["ip.dsfield.dscp"])
+    send_from_pod_hi(node, REMOTE_IP)
+    return [int(row[0]) for row in capture.stop() if row and row[0].isdigit()]
+
+
+def stats(node: VirtualNode) -> dict:
+    return node.stats()
+
+
+def metrics_text(node: VirtualNode) -> str:
+    return node.call("node", http_request, "127.0.0.1", REST_PORT, "/metrics").text
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of the /metrics sample `name` whose labels include `labels` (0 if none)."""
+    for line in text.splitlines():
+        match = re.match(r"^(\w+)(?:\{(.*)\})? (\S+)$", line)
+        if not match or match.group(1) != name:
+            continue
+        have = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2) or ""))
+        if all(have.get(k) == v for k, v in labels.items()):
+            return float(match.group(3))
+    return 0.0
+
+
+def by_name(document: dict, list_key: str, name_key: str, name: str) -> dict:
+    return next((row for row in document.get(list_key, []) if row.get(name_key) == name), {})
+
+
+def set_datapath_mode(node: VirtualNode, gateway: subprocess.Popen, config: str, mode: str) -> bool:
+    """Rewrites the running gateway's config with `datapath.mode: MODE`, SIGHUPs it and waits
+    until /v1/stats reports the mode."""
+    with open(config) as f:
+        text = re.sub(r"^datapath:.*\n", "", f.read(), flags=re.M)
+    write_atomically(config, text + f"datapath: {{mode: {mode}}}\n")
+    os.kill(gateway.pid, signal.SIGHUP)
+    deadline = time.monotonic() + MODE_SWITCH_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if stats(node).get("datapath", {}).get("mode") == mode:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# -------------------------------------------------------------------------- cases
+def case_observe(node: VirtualNode, args: argparse.Namespace) -> None:
+    gateway = node.start_forwarder("priority", "gateway")
+    config = node.path("gateway-priority.yaml")
+    uptime_start = stats(node)["uptime_seconds"]
+
+    dscp = dscps_seen(node, "enforce")
+    check(len(dscp) >= 0.9 * DATAGRAMS and set(dscp) == {CRITICAL_DSCP},
+          f"enforce: the remote sees pod-hi's datagrams with DSCP {CRITICAL_DSCP}",
+          f"{len(dscp)} of {DATAGRAMS}, DSCP values {sorted(set(dscp))}")
+
+    check(set_datapath_mode(node, gateway, config, "observe"), "SIGHUP switches the running gateway to observe")
+    before, metrics_before = stats(node), metrics_text(node)
+    dscp = dscps_seen(node, "observe")
+    after, metrics_after = stats(node), metrics_text(node)
+    check(len(dscp) >= 0.9 * DATAGRAMS and set(dscp) == {POD_OWN_DSCP},
+          f"observe: the remote sees the pod's own DSCP {POD_OWN_DSCP} (frames unchanged)",
+          f"{len(dscp)} of {DATAGRAMS}, DSCP values {sorted(set(dscp))}")
+
+    def grew(document_before: dict, document_after: dict, key: str) -> int:
+        return document_after.get(key, 0) - document_before.get(key, 0)
+
+    critical = (by_name(before, "classes", "name", "critical"), by_name(after, "classes", "name", "critical"))
+    ray = (by_name(before, "namespaces", "namespace", "ray-training"),
+           by_name(after, "namespaces", "namespace", "ray-training"))
+    check(grew(*critical, "observed_packets") >= len(dscp) and grew(*critical, "would_mark_packets") >= len(dscp),
+          "observe: /v1/stats counts critical's datagrams as observed and would-mark",
+          f"observed +{grew(*critical, 'observed_packets')}, would_mark +{grew(*critical, 'would_mark_packets')}, "
+          f"{len(dscp)} datagrams seen")
+    check(grew(*ray, "would_mark_packets") >= len(dscp), "observe: /v1/stats counts ray-training's would-mark",
+          f"would_mark +{grew(*ray, 'would_mark_packets')}")
+    queued = {c["name"]: grew(by_name(before, "classes", "name", c["name"]), c, "packets")
+              for c in after.get("classes", [])}
+    check(bool(queued) and not any(queued.values()), "observe: every class queue's packet counter stays flat",
+          json.dumps(queued))
+    would_mark = [metric(text, "dscp_gateway_class_would_mark_packets_total", **{"class": "critical"})
+                  for text in (metrics_before, metrics_after)]
+    ns_would_mark = [metric(text, "dscp_gateway_namespace_would_mark_packets_total", namespace="ray-training")
+                     for text in (metrics_before, metrics_after)]
+    check(would_mark[1] - would_mark[0] >= len(dscp) and ns_would_mark[1] - ns_would_mark[0] >= len(dscp)
+          and metric(metrics_after, "dscp_gateway_observe_mode") == 1,
+          "observe: /metrics would-mark rises for class critical and namespace ray-training, observe_mode 1",
+          f"class {would_mark}, namespace {ns_would_mark}")
+
+    sender = node.spawn([sys.executable, "-c", UDP_SEND, REMOTE_IP, str(PROBE_PORT), "1000", str(POD_OWN_DSCP)],
+                        "pod-hi", "dscpctl-traffic")
+    shown = node.sh([args.dscpctl, "--endpoint", f"127.0.0.1:{REST_PORT}", "stats", "--interval", "1"], role="node")
+    node.stop(sender)
+    rows = table_rows(shown.stdout, "OBSERVED CLASS")
+    critical_row = rows.get("critical", [])
+    # OBSERVED CLASS  PPS  MBIT/S  WOULD MARK/S  WOULD MARK
+    check(len(critical_row) == 5 and float(critical_row[3]) > 0 and int(critical_row[4]) >= len(dscp),
+          "observe: dscpctl stats shows critical's would-mark rate and total", shown.stdout)
+    check("datapath: observe" in shown.stdout, "observe: dscpctl stats names the mode", shown.stdout[:300])
+
+    check(set_datapath_mode(node, gateway, config, "enforce"), "SIGHUP switches the running gateway back to enforce")
+    dscp = dscps_seen(node, "enforce-again")
+    check(len(dscp) >= 0.9 * DATAGRAMS and set(dscp) == {CRITICAL_DSCP},
+          f"enforce again: the remote sees DSCP {CRITICAL_DSCP}", f"{len(dscp)} of {DATAGRAMS}, {sorted(set(dscp))}")
+    check(gateway.poll() is None and stats(node)["uptime_seconds"] > uptime_start,
+          "the gateway was never restarted (same process, uptime kept growing)")
+    node.stop_forwarder(gateway)
+
+
+def table_rows(stdout: str, header_start: str) -> dict:
+    """Rows of the table whose header starts with `header_start`, by first cell."""
+    lines = stdout.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(header_start):
+            rows = {}
+            for row in lines[i + 1:]:
+                if not row.strip():
+                    break
+                rows[row.split()[0]] = row.split()
+            return rows
+    return {}
+
+
+def uplink_mbit_per_s(node: VirtualNode, seconds: float, mbit: int) -> float:
+    """The gateway's uplink transmit rate while pod-hi sends UDP at MBIT for SECONDS."""
+    flood = node.spawn(["iperf3", "-c", REMOTE_IP, "-p", str(UDP_PORT), "-u", "-b", f"{mbit}M", "-l", "1400",
+                        "-t", str(int(seconds) + 2), "--connect-timeout", "3000"], "pod-hi", f"flood-{time.monotonic()}")
+    time.sleep(1.0)  # connected and sending
+    before, t0 = stats(node)["ports"]["uplink"]["tx_bytes"], time.monotonic()
+    time.sleep(seconds)
+    after, t1 = stats(node)["ports"]["uplink"]["tx_bytes"], time.monotonic()
+    node.stop(flood, grace=1.0)
+    return (after - before) * 8 / 1e6 / (t1 - t0)
+
+
+def case_observe_unshaped(node: VirtualNode, args: argparse.Namespace) -> None:
+    gateway = node.start_forwarder("priority", "gateway")
+    config = node.path("gateway-priority.yaml")
+    shaper, offered = node.args.shaper_mbit, 3 * node.args.shaper_mbit
+    server = node.spawn(["iperf3", "-s", "-p", str(UDP_PORT)], "remote", "udp-server")
+    time.sleep(0.3)
+    enforce = uplink_mbit_per_s(node, 2.0, offered)
+    check(enforce <= 1.15 * shaper, f"enforce: a {offered} Mbit/s flow leaves at most ~{shaper} Mbit/s (shaped)",
+          f"{enforce:.1f} Mbit/s")
+    check(set_datapath_mode(node, gateway, config, "observe"), "SIGHUP switches the running gateway to observe")
+    observe = uplink_mbit_per_s(node, 2.0, offered)
+    check(observe > 1.5 * shaper, f"observe: the same flow leaves above 1.5 x the {shaper} Mbit/s shaper (unshaped)",
+          f"{observe:.1f} Mbit/s (enforce {enforce:.1f})")
+    node.stop(server, grace=1.0)
+    node.stop_forwarder(gateway)
+
+
+def case_pcp(node: VirtualNode, args: argparse.Namespace) -> None:
+    add_tagged_path(node, args.vlan_push_object)
+    gateway = node.start_forwarder("pcp", "gateway")
+    before = stats(node).get("pcp_marked", 0)
+    capture = Capture(node, "pcp", ["vlan.id", "vlan.priority", "vlan.dei", "ip.dst", "ip.dsfield.dscp"])
+    send_from_pod_hi(node, VLAN_REMOTE_IP)
+    send_from_pod_hi(node, REMOTE_IP)
+    rows = capture.stop()
+    tagged = [r for r in rows if len(r) == 5 and r[3] == VLAN_REMOTE_IP]
+    untagged = [r for r in rows if len(r) == 5 and r[3] == REMOTE_IP]
+    expected = [str(VLAN_ID), str(CLASS_PCP), str(VLAN_SENT_DEI), VLAN_REMOTE_IP, str(CRITICAL_DSCP)]
+    check(len(tagged) >= 0.9 * DATAGRAMS and all(r == expected for r in tagged),
+          f"tagged: VLAN priority {CLASS_PCP}, VLAN id {VLAN_ID} and DEI kept, DSCP {CRITICAL_DSCP}",
+          f"{len(tagged)} of {DATAGRAMS}; distinct (vid, pcp, dei, dst, dscp): {sorted(set(map(tuple, tagged)))}")
+    check(len(untagged) >= 0.9 * DATAGRAMS and all(r == ["", "", "", REMOTE_IP, str(CRITICAL_DSCP)] for r in untagged),
+          f"untagged: stays untagged, DSCP {CRITICAL_DSCP}",
+          f"{len(untagged)} of {DATAGRAMS}; distinct: {sorted(set(map(tuple, untagged)))}")
+    marked = stats(node).get("pcp_marked", 0) - before
+    check(marked >= len(tagged) and marked <= DATAGRAMS, "/v1/stats pcp_marked counts the tagged frames only",
+          f"+{marked}, {len(tagged)} tagged seen")
+    node.stop_forwarder(gateway)
+
+
+CASES = {"observe": case_observe, "observe_unshaped": case_observe_unshaped, "pcp": case_pcp}
+SHAPER_MBIT = {"observe_unshaped": 20}  # low enough for the forwarder to exceed it on a busy host
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--case", choices=sorted(CASES), required=True)
+    ap.add_argument("--gateway-binary", default=os.path.join(REPO_ROOT, "build", "gateway", "dscp-gateway"))
+    ap.add_argument("--dscpctl", default=os.path.join(REPO_ROOT, "build", "control", "dscpctl"))
+    ap.add_argument("--vlan-push-object", default=os.path.join(REPO_ROOT, "build", "tests", "node", "vlan_push.bpf.o"))
+    ap.add_argument("--timeout", type=int, default=55, help="seconds for the whole case, cleanup included")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("SKIP: needs root (network namespaces, AF_XDP, hugepages)")
+        return 77
+    options = experiment.parse_args(["--plumbing", "attach", "--gateway-binary", args.gateway_binary,
+                                     "--prefix", netns.free_prefix("rv"),
+                                     "--shaper-mbit", str(SHAPER_MBIT.get(args.case, 200))])
+    netns.install_signal_handlers()
+    signal.alarm(args.timeout)
+    node = None
+    try:
+        experiment.preflight(options)
+        node = VirtualNode(options)
+        node.build()
+        CASES[args.case](node, args)
+    except netns.Interrupted as e:
+        check(False, f"{args.case} finished within {args.timeout} s", f"interrupted by {e}")
+    except Exception as e:  # anything unexpected is a failure with a message, not a crash
+        check(False, f"{args.case} ran", f"{type(e).__name__}: {e}")
+        if node is not None:
+            node.failed = True
+    finally:
+        signal.alarm(0)
+        if node is not None:
+            netns.ignore_signals()
+            node.teardown()
+    failed = sum(1 for r in results if r[0] == "FAIL")
+    passed = sum(1 for r in results if r[0] == "PASS")
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
