@@ -180,12 +180,19 @@ int Policy(Client& client, const Options& options) {
   }
   std::sort(sorted_mappings.begin(), sorted_mappings.end());
 
-  Table classes({{"PRIO", true}, {"CLASS"}, {"DSCP", true}, {"PHB"}, {"MAX RATE"}, {"NAMESPACES"}});
+  Table classes({{"PRIO", true},
+                 {"CLASS"},
+                 {"DSCP", true},
+                 {"PHB"},
+                 {"MAX RATE"},
+                 {"MIN RATE"},
+                 {"NAMESPACES"}});
   int priority = 0;
   for (const json::value& c : Array(Field(&policy, {"classes"}))) {
     const std::string name = Text(Field(&c, {"name"}));
     const uint64_t dscp = Unsigned(Field(&c, {"dscp"}));
     const double max_rate = Number(Field(&c, {"max_rate_bps"}));
+    const double min_rate = Number(Field(&c, {"min_rate_bps"}));
     std::string members;
     for (const auto& [pattern, class_name] : sorted_mappings) {
       if (class_name == name) members += (members.empty() ? "" : ", ") + pattern;
@@ -193,7 +200,7 @@ int Policy(Client& client, const Options& options) {
     if (name == default_class) members += (members.empty() ? "" : ", ") + std::string("(default)");
     classes.AddRow({std::to_string(priority++), name, Count(dscp),
                     PhbName(static_cast<int64_t>(dscp)), max_rate > 0 ? BitRate(max_rate) : "-",
-                    OrDash(members)});
+                    min_rate > 0 ? BitRate(min_rate) : "-", OrDash(members)});
   }
   classes.Print(stdout);
   std::printf("\n");

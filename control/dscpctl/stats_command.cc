@@ -84,18 +84,23 @@ json::object ComputeRates(const json::value& first, const json::value& second, d
   for (const json::value& b : Array(Field(&second, {"classes"}))) {
     const std::string name = Text(Field(&b, {"name"}));
     const json::value* a = FindByName(Field(&first, {"classes"}), "name", name);
-    classes.push_back(
-        json::object{{"name", name},
-                     {"dscp", Unsigned(Field(&b, {"dscp"}))},
-                     {"max_rate_bps", Unsigned(Field(&b, {"max_rate_bps"}))},
-                     {"pps", rate(Field(a, {"packets"}), Field(&b, {"packets"}))},
-                     {"mbps", 8e-6 * rate(Field(a, {"bytes"}), Field(&b, {"bytes"}))},
-                     {"drops_per_s", rate(Field(a, {"drops"}), Field(&b, {"drops"}))},
-                     {"drops", Unsigned(Field(&b, {"drops"}))},
-                     {"queue_depth", Unsigned(Field(&b, {"queue_depth"}))},
-                     {"queue_peak_depth", Unsigned(Field(&b, {"queue_peak_depth"}))},
-                     {"sojourn_mean_us", IntervalSojournMean(a, b)},
-                     {"sojourn_mean_us_since_start", Number(Field(&b, {"sojourn_mean_us"}))}});
+    classes.push_back(json::object{
+        {"name", name},
+        {"dscp", Unsigned(Field(&b, {"dscp"}))},
+        {"max_rate_bps", Unsigned(Field(&b, {"max_rate_bps"}))},
+        {"pps", rate(Field(a, {"packets"}), Field(&b, {"packets"}))},
+        {"mbps", 8e-6 * rate(Field(a, {"bytes"}), Field(&b, {"bytes"}))},
+        {"drops_per_s", rate(Field(a, {"drops"}), Field(&b, {"drops"}))},
+        {"drops", Unsigned(Field(&b, {"drops"}))},
+        {"queue_depth", Unsigned(Field(&b, {"queue_depth"}))},
+        {"queue_peak_depth", Unsigned(Field(&b, {"queue_peak_depth"}))},
+        {"sojourn_mean_us", IntervalSojournMean(a, b)},
+        {"sojourn_mean_us_since_start", Number(Field(&b, {"sojourn_mean_us"}))},
+        {"observed_pps", rate(Field(a, {"observed_packets"}), Field(&b, {"observed_packets"}))},
+        {"observed_mbps", 8e-6 * rate(Field(a, {"observed_bytes"}), Field(&b, {"observed_bytes"}))},
+        {"would_mark_per_s",
+         rate(Field(a, {"would_mark_packets"}), Field(&b, {"would_mark_packets"}))},
+        {"would_mark_packets", Unsigned(Field(&b, {"would_mark_packets"}))}});
   }
   rates["classes"] = std::move(classes);
 
@@ -109,9 +114,13 @@ json::object ComputeRates(const json::value& first, const json::value& second, d
                      {"pps", rate(Field(a, {"packets"}), Field(&b, {"packets"}))},
                      {"mbps", 8e-6 * rate(Field(a, {"bytes"}), Field(&b, {"bytes"}))},
                      {"drops_per_s", rate(Field(a, {"drops"}), Field(&b, {"drops"}))},
-                     {"drops", Unsigned(Field(&b, {"drops"}))}});
+                     {"drops", Unsigned(Field(&b, {"drops"}))},
+                     {"would_mark_per_s",
+                      rate(Field(a, {"would_mark_packets"}), Field(&b, {"would_mark_packets"}))},
+                     {"would_mark_packets", Unsigned(Field(&b, {"would_mark_packets"}))}});
   }
   rates["namespaces"] = std::move(namespaces);
+  rates["datapath_mode"] = Text(Field(&second, {"datapath", "mode"}));
 
   json::object unclassified;
   for (const auto& [reason, total] : Object(Field(&second, {"unclassified"}))) {
@@ -132,6 +141,43 @@ json::object ComputeRates(const json::value& first, const json::value& second, d
   for (const char* counter : {"unknown_source", "marked"}) rates[counter] = counters[counter];
   rates["counters"] = std::move(counters);
   return rates;
+}
+
+// What observe mode saw and would have marked, per class and namespace: printed in observe
+// mode, and after it while the counters still hold something.
+void PrintObserved(const json::value& rates) {
+  bool observed = Text(Field(&rates, {"datapath_mode"})) == "observe";
+  for (const json::value& c : Array(Field(&rates, {"classes"}))) {
+    observed = observed || Unsigned(Field(&c, {"would_mark_packets"})) != 0;
+  }
+  if (!observed) return;
+  Table classes({{"OBSERVED CLASS"},
+                 {"PPS", true},
+                 {"MBIT/S", true},
+                 {"WOULD MARK/S", true},
+                 {"WOULD MARK", true}});
+  for (const json::value& c : Array(Field(&rates, {"classes"}))) {
+    classes.AddRow({Text(Field(&c, {"name"})), Pps(Number(Field(&c, {"observed_pps"}))),
+                    Mbps(Number(Field(&c, {"observed_mbps"}))),
+                    Pps(Number(Field(&c, {"would_mark_per_s"}))),
+                    Count(Unsigned(Field(&c, {"would_mark_packets"})))});
+  }
+  classes.Print(stdout);
+  std::printf("\n");
+  Table namespaces(
+      {{"OBSERVED NAMESPACE"}, {"CLASS"}, {"WOULD MARK/S", true}, {"WOULD MARK", true}});
+  for (const json::value& n : Array(Field(&rates, {"namespaces"}))) {
+    if (Unsigned(Field(&n, {"would_mark_packets"})) == 0) continue;
+    namespaces.AddRow({Text(Field(&n, {"namespace"})), OrDash(Text(Field(&n, {"class"}))),
+                       Pps(Number(Field(&n, {"would_mark_per_s"}))),
+                       Count(Unsigned(Field(&n, {"would_mark_packets"})))});
+  }
+  if (namespaces.empty()) {
+    std::printf("observed namespaces: none would have been marked\n\n");
+  } else {
+    namespaces.Print(stdout);
+    std::printf("\n");
+  }
 }
 
 void PrintRates(const json::object& rates_object, const json::value& second,
@@ -182,6 +228,7 @@ void PrintRates(const json::object& rates_object, const json::value& second,
   }
   classes.Print(stdout);
   std::printf("\n");
+  PrintObserved(rates);
 
   // Busiest namespaces first.
   std::vector<const json::value*> namespaces;
@@ -238,6 +285,12 @@ void PrintRates(const json::object& rates_object, const json::value& second,
               Count(Unsigned(Field(&rates, {"marked", "total"}))).c_str(),
               Pps(Number(Field(&rates, {"marked", "per_s"}))).c_str());
   std::printf("shaper: %s\n", ShaperText(second).c_str());
+  const std::string mode = Text(Field(&rates, {"datapath_mode"}));
+  if (!mode.empty()) {
+    std::printf("datapath: %s\n", mode == "observe" ? "observe (classified and counted; forwarded "
+                                                      "unchanged and unshaped)"
+                                                    : mode.c_str());
+  }
 }
 
 }  // namespace

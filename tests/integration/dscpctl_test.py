@@ -30,6 +30,10 @@ CRITICAL_BYTES_STEP = 1000 * 1250
 SCAVENGER_DROPS_STEP = 200
 KERNEL_RX_STEP = 1200
 NOT_IP_STEP = 10
+# In observe mode (stub.mode "observe"): critical's frames observed and would-mark per request.
+OBSERVED_PACKETS_STEP = 400
+OBSERVED_BYTES_STEP = 400 * 1000
+WOULD_MARK_STEP = 300
 UNKNOWN_SOURCE_STEP = 20
 INTERVAL = 0.2
 TOLERANCE = 0.25  # relative; the stub's clock runs in another thread of a busy host
@@ -44,10 +48,10 @@ UNCLASSIFIED_REASONS = ["not_ip", "vlan_depth", "truncated", "bad_ip_version", "
 
 POLICY = {
     "classes": [
-        {"name": "critical", "dscp": 46, "max_rate_bps": 0},
-        {"name": "high", "dscp": 34, "max_rate_bps": 0},
-        {"name": "standard", "dscp": 0, "max_rate_bps": 0},
-        {"name": "scavenger", "dscp": 8, "max_rate_bps": 500000000},
+        {"name": "critical", "dscp": 46, "max_rate_bps": 0, "min_rate_bps": 0},
+        {"name": "high", "dscp": 34, "max_rate_bps": 0, "min_rate_bps": 0},
+        {"name": "standard", "dscp": 0, "max_rate_bps": 0, "min_rate_bps": 0},
+        {"name": "scavenger", "dscp": 8, "max_rate_bps": 500000000, "min_rate_bps": 20000000},
     ],
     "default_class": "standard",
     "namespaces": {"ray-training": "critical", "ray-serve": "high", "batch-*": "scavenger"},
@@ -97,8 +101,9 @@ KUBERNETES = {
 PODS_SORTED = sorted((p["namespace"], p["pod"], p["ip"]) for p in PODS["pods"])
 
 
-def stats_document(step: int, uptime: float) -> dict:
-    """A /v1/stats document after `step` requests, shaped like the live gateway's."""
+def stats_document(step: int, uptime: float, observe: bool = False) -> dict:
+    """A /v1/stats document after `step` requests, shaped like the live gateway's (in
+    observe mode: its critical traffic observed instead of queued)."""
 
     def port(device, rx_packets, tx_packets):
         return {"device": device, "link_up": True, "rx_packets": rx_packets, "rx_bytes": rx_packets * 100,
@@ -115,7 +120,7 @@ def stats_document(step: int, uptime: float) -> dict:
     scavenger_drops = 40 + SCAVENGER_DROPS_STEP * step
     unclassified = {reason: 0 for reason in UNCLASSIFIED_REASONS}
     unclassified["not_ip"] = 7 + NOT_IP_STEP * step
-    return {
+    document = {
         "classes": [
             klass("critical", 46, 0, critical_packets, critical_bytes, 0, 3, 17, 12.5),
             klass("high", 34, 0),
@@ -142,7 +147,15 @@ def stats_document(step: int, uptime: float) -> dict:
         "policy_generation": 3,
         "uptime_seconds": uptime,
         "kubernetes": KUBERNETES,
+        "datapath": {"mode": "observe" if observe else "enforce"},
     }
+    if observe:
+        critical = document["classes"][0]
+        critical["observed_packets"] = OBSERVED_PACKETS_STEP * step
+        critical["observed_bytes"] = OBSERVED_BYTES_STEP * step
+        critical["would_mark_packets"] = WOULD_MARK_STEP * step
+        document["namespaces"][1]["would_mark_packets"] = WOULD_MARK_STEP * step
+    return document
 
 
 class Stub(http.server.ThreadingHTTPServer):
@@ -150,7 +163,7 @@ class Stub(http.server.ThreadingHTTPServer):
 
     def __init__(self):
         super().__init__(("127.0.0.1", 0), StubHandler)
-        self.mode = "ok"  # ok | stalled | fail500 | garbage
+        self.mode = "ok"  # ok | observe | stalled | fail500 | garbage
         self.lock = threading.Lock()
         self.stats_requests = 0
         self.started = time.monotonic()
@@ -196,7 +209,7 @@ class StubHandler(http.server.BaseHTTPRequestHandler):
                 step = stub.stats_requests
                 stub.stats_requests += 1
                 uptime = 3723.5 + time.monotonic() - stub.started
-            self.reply(200, json.dumps(stats_document(step, uptime)))
+            self.reply(200, json.dumps(stats_document(step, uptime, mode == "observe")))
         elif path == "/v1/pods":
             self.reply(200, json.dumps(PODS))
         elif path == "/v1/policy":
@@ -404,6 +417,47 @@ def main() -> int:
         check(rates["unclassified"]["not_ip"]["total"] > 0, "unclassified", out)
         check(elapsed >= INTERVAL, "waited the interval")
 
+    def stats_enforce_has_no_observed_tables():
+        rc, out, err, _ = r.run(base + ["stats", "--interval", str(INTERVAL)])
+        check(rc == 0, f"exit {rc}, want 0", out, err)
+        check("datapath: enforce" in out, "mode line", out)
+        check("OBSERVED" not in out, "no observe tables in enforce mode", out)
+
+    def stats_observe():
+        stub.mode = "observe"
+        try:
+            rc, out, err, _ = r.run(base + ["stats", "--interval", str(INTERVAL)])
+        finally:
+            stub.mode = "ok"
+        check(rc == 0, f"exit {rc}, want 0", out, err)
+        check("datapath: observe (classified and counted; forwarded unchanged and unshaped)" in out, "mode line", out)
+        # OBSERVED CLASS PPS MBIT/S WOULD-MARK/S WOULD-MARK
+        critical = table_rows(out, "OBSERVED CLASS").get("critical", [])
+        check(len(critical) == 5, "critical row", out)
+        check(near(float(critical[1]), OBSERVED_PACKETS_STEP / INTERVAL), f"observed pps {critical[1]}", out)
+        check(near(float(critical[2]), OBSERVED_BYTES_STEP * 8 / 1e6 / INTERVAL), f"observed Mbit/s {critical[2]}",
+              out)
+        check(near(float(critical[3]), WOULD_MARK_STEP / INTERVAL), f"would-mark/s {critical[3]}", out)
+        check(int(critical[4]) >= WOULD_MARK_STEP, f"would-mark total {critical[4]}", out)
+        namespaces = table_rows(out, "OBSERVED NAMESPACE")
+        check(list(namespaces) == ["ray-training"], "only namespaces that would have been marked", out)
+        ray = namespaces["ray-training"]
+        check(ray[1] == "critical" and near(float(ray[2]), WOULD_MARK_STEP / INTERVAL), "ray-training row", out)
+
+    def stats_observe_json():
+        stub.mode = "observe"
+        try:
+            rc, out, err, _ = r.run(base + ["--json", "--interval", str(INTERVAL), "stats"])
+        finally:
+            stub.mode = "ok"
+        check(rc == 0, f"exit {rc}", out, err)
+        rates = json.loads(out)["rates"]
+        check(rates["datapath_mode"] == "observe", "datapath_mode", out)
+        critical = next(c for c in rates["classes"] if c["name"] == "critical")
+        check(near(critical["would_mark_per_s"], WOULD_MARK_STEP / INTERVAL), "class would_mark_per_s", out)
+        ray = next(n for n in rates["namespaces"] if n["namespace"] == "ray-training")
+        check(near(ray["would_mark_per_s"], WOULD_MARK_STEP / INTERVAL), "namespace would_mark_per_s", out)
+
     def pods():
         rc, out, err, _ = r.run(base + ["pods"])
         check(rc == 0, f"exit {rc}", out, err)
@@ -428,6 +482,7 @@ def main() -> int:
         check(classes["0"][1:4] == ["critical", "46", "EF"], "critical row", out)
         check(classes["1"][1:4] == ["high", "34", "AF41"], "high row", out)
         check(classes["3"][1:6] == ["scavenger", "8", "CS1", "500", "Mbit/s"], "scavenger row with ceiling", out)
+        check(classes["0"][4:6] == ["-", "-"], "critical: no ceiling, no floor", out)
         check("batch-*" in classes["3"] and "(default)" in classes["2"], "namespaces per class", out)
         mappings = table_rows(out, "NAMESPACE")
         check(mappings == {"batch-*": ["batch-*", "scavenger"], "ray-serve": ["ray-serve", "high"],
@@ -435,6 +490,12 @@ def main() -> int:
         for expected in ["default class:", "standard", "9e6daa3e71f54e6b", "2026-11-23T13:30:25Z",
                          "2 applied, 1 rejected", "64 is outside 0-63 (at 2026-11-23T13:31:00Z)"]:
             check(expected in out, f"missing {expected!r}", out)
+
+    def policy_min_rate():
+        rc, out, err, _ = r.run(base + ["policy"])
+        check(rc == 0, f"exit {rc}", out, err)
+        check(out.splitlines()[0].split()[4:8] == ["MAX", "RATE", "MIN", "RATE"], "MAX RATE, MIN RATE header", out)
+        check(table_rows(out, "PRIO")["3"][4:8] == ["500", "Mbit/s", "20", "Mbit/s"], "scavenger's floor", out)
 
     def policy_json():
         rc, out, err, _ = r.run(base + ["--json", "policy"])
@@ -486,9 +547,13 @@ def main() -> int:
     r.case("status of a stalled gateway: exit 1", status_stalled)
     r.case("stats --interval 0.2: rates", stats)
     r.case("stats --json: samples and rates", stats_json)
+    r.case("stats in enforce mode: no observe tables", stats_enforce_has_no_observed_tables)
+    r.case("stats in observe mode: observed and would-mark per class and namespace", stats_observe)
+    r.case("stats --json in observe mode: would-mark rates", stats_observe_json)
     r.case("pods: sorted rows", pods)
     r.case("pods --json", pods_json)
     r.case("policy: classes, mappings, status", policy)
+    r.case("policy: MIN RATE column", policy_min_rate)
     r.case("policy --json", policy_json)
     r.case("endpoint with a path prefix", path_prefix)
     r.case("HTTP 500: exit 4", http_500)
