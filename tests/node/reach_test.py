@@ -39,7 +39,7 @@ from netns import experiment  # noqa: E402
 from netns.calls import http_request  # noqa: E402
 from netns.common import write_atomically  # noqa: E402
 from netns.vlan_path import VLAN_ID, VLAN_REMOTE_IP, VLAN_SENT_DEI, add_tagged_path  # noqa: E402
-from netns.virtual_node import POD_HI_IP, REMOTE_IP, REST_PORT, UDP_PORT, VirtualNode  # noqa: E402
+from netns.virtual_node import POD_HI_IP, REMOTE_IP, REST_PORT, VirtualNode  # noqa: E402
 
 CRITICAL_DSCP = 46  # ray-training (pod-hi) is critical in every policy used here
 POD_OWN_DSCP = 10  # what pod-hi writes itself (AF11): not its class's DSCP
@@ -103,10 +103,6 @@ def dscps_seen(node: VirtualNode, name: str) -> list[int]:
     return [int(row[0]) for row in capture.stop() if row and row[0].isdigit()]
 
 
-def stats(node: VirtualNode) -> dict:
-    return node.stats()
-
-
 def metrics_text(node: VirtualNode) -> str:
     return node.call("node", http_request, "127.0.0.1", REST_PORT, "/metrics").text
 
@@ -136,7 +132,7 @@ def set_datapath_mode(node: VirtualNode, gateway: subprocess.Popen, config: str,
     os.kill(gateway.pid, signal.SIGHUP)
     deadline = time.monotonic() + MODE_SWITCH_TIMEOUT_S
     while time.monotonic() < deadline:
-        if stats(node).get("datapath", {}).get("mode") == mode:
+        if node.stats().get("datapath", {}).get("mode") == mode:
             return True
         time.sleep(0.1)
     return False
@@ -146,7 +142,7 @@ def set_datapath_mode(node: VirtualNode, gateway: subprocess.Popen, config: str,
 def case_observe(node: VirtualNode, args: argparse.Namespace) -> None:
     gateway = node.start_forwarder("priority", "gateway")
     config = node.path("gateway-priority.yaml")
-    uptime_start = stats(node)["uptime_seconds"]
+    uptime_start = node.stats()["uptime_seconds"]
 
     dscp = dscps_seen(node, "enforce")
     check(len(dscp) >= 0.9 * DATAGRAMS and set(dscp) == {CRITICAL_DSCP},
@@ -154,9 +150,9 @@ def case_observe(node: VirtualNode, args: argparse.Namespace) -> None:
           f"{len(dscp)} of {DATAGRAMS}, DSCP values {sorted(set(dscp))}")
 
     check(set_datapath_mode(node, gateway, config, "observe"), "SIGHUP switches the running gateway to observe")
-    before, metrics_before = stats(node), metrics_text(node)
+    before, metrics_before = node.stats(), metrics_text(node)
     dscp = dscps_seen(node, "observe")
-    after, metrics_after = stats(node), metrics_text(node)
+    after, metrics_after = node.stats(), metrics_text(node)
     check(len(dscp) >= 0.9 * DATAGRAMS and set(dscp) == {POD_OWN_DSCP},
           f"observe: the remote sees the pod's own DSCP {POD_OWN_DSCP} (frames unchanged)",
           f"{len(dscp)} of {DATAGRAMS}, DSCP values {sorted(set(dscp))}")
@@ -193,15 +189,17 @@ def case_observe(node: VirtualNode, args: argparse.Namespace) -> None:
     rows = table_rows(shown.stdout, "OBSERVED CLASS")
     critical_row = rows.get("critical", [])
     # OBSERVED CLASS  PPS  MBIT/S  WOULD MARK/S  WOULD MARK
-    check(len(critical_row) == 5 and float(critical_row[3]) > 0 and int(critical_row[4]) >= len(dscp),
-          "observe: dscpctl stats shows critical's would-mark rate and total", shown.stdout)
-    check("datapath: observe" in shown.stdout, "observe: dscpctl stats names the mode", shown.stdout[:300])
+    shown_ok = len(critical_row) == 5 and float(critical_row[3]) > 0 and int(critical_row[4]) >= len(dscp)
+    check(shown_ok, "observe: dscpctl stats shows critical's would-mark rate and total",
+          " ".join(critical_row) if shown_ok else shown.stdout)
+    mode_line = next((line for line in shown.stdout.splitlines() if line.startswith("datapath:")), "")
+    check(mode_line.startswith("datapath: observe"), "observe: dscpctl stats names the mode", mode_line)
 
     check(set_datapath_mode(node, gateway, config, "enforce"), "SIGHUP switches the running gateway back to enforce")
     dscp = dscps_seen(node, "enforce-again")
     check(len(dscp) >= 0.9 * DATAGRAMS and set(dscp) == {CRITICAL_DSCP},
           f"enforce again: the remote sees DSCP {CRITICAL_DSCP}", f"{len(dscp)} of {DATAGRAMS}, {sorted(set(dscp))}")
-    check(gateway.poll() is None and stats(node)["uptime_seconds"] > uptime_start,
+    check(gateway.poll() is None and node.stats()["uptime_seconds"] > uptime_start,
           "the gateway was never restarted (same process, uptime kept growing)")
     node.stop_forwarder(gateway)
 
@@ -220,39 +218,59 @@ def table_rows(stdout: str, header_start: str) -> dict:
     return {}
 
 
-def uplink_mbit_per_s(node: VirtualNode, seconds: float, mbit: int) -> float:
-    """The gateway's uplink transmit rate while pod-hi sends UDP at MBIT for SECONDS."""
-    flood = node.spawn(["iperf3", "-c", REMOTE_IP, "-p", str(UDP_PORT), "-u", "-b", f"{mbit}M", "-l", "1400",
-                        "-t", str(int(seconds) + 2), "--connect-timeout", "3000"], "pod-hi", f"flood-{time.monotonic()}")
-    time.sleep(1.0)  # connected and sending
-    before, t0 = stats(node)["ports"]["uplink"]["tx_bytes"], time.monotonic()
+# Sends 1400-byte UDP datagrams to DST:PORT at MBIT Mbit/s for SECONDS (1 ms batches).
+UDP_FLOOD = r"""
+import socket, sys, time
+dst, port, mbit, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+payload, sent = b"x" * 1400, 0
+start = time.monotonic()
+while (now := time.monotonic()) - start < seconds:
+    due = int((now - start) * mbit * 1e6 / 8 / len(payload))
+    while sent < due:
+        try:
+            s.sendto(payload, (dst, port))
+        except OSError:  # ENOBUFS: the node's queue is full
+            pass
+        sent += 1
+    time.sleep(0.001)
+"""
+
+
+def uplink_mbit_per_s(node: VirtualNode, name: str, seconds: float, mbit: int) -> tuple[float, float]:
+    """(the gateway's uplink transmit rate, its kernel-leg receive rate) in Mbit/s while
+    pod-hi sends UDP at MBIT for SECONDS (the first and last half second left out)."""
+    flood = node.spawn([sys.executable, "-c", UDP_FLOOD, REMOTE_IP, str(PROBE_PORT), str(mbit), str(seconds + 1)],
+                       "pod-hi", name)
+    time.sleep(0.5)
+    first, t0 = node.stats()["ports"], time.monotonic()
     time.sleep(seconds)
-    after, t1 = stats(node)["ports"]["uplink"]["tx_bytes"], time.monotonic()
+    second, t1 = node.stats()["ports"], time.monotonic()
     node.stop(flood, grace=1.0)
-    return (after - before) * 8 / 1e6 / (t1 - t0)
+
+    def rate(port: str, key: str) -> float:
+        return (second[port][key] - first[port][key]) * 8 / 1e6 / (t1 - t0)
+    return rate("uplink", "tx_bytes"), rate("kernel", "rx_bytes")
 
 
 def case_observe_unshaped(node: VirtualNode, args: argparse.Namespace) -> None:
     gateway = node.start_forwarder("priority", "gateway")
     config = node.path("gateway-priority.yaml")
     shaper, offered = node.args.shaper_mbit, 3 * node.args.shaper_mbit
-    server = node.spawn(["iperf3", "-s", "-p", str(UDP_PORT)], "remote", "udp-server")
-    time.sleep(0.3)
-    enforce = uplink_mbit_per_s(node, 2.0, offered)
+    enforce, enforce_in = uplink_mbit_per_s(node, "flood-enforce", 2.0, offered)
     check(enforce <= 1.15 * shaper, f"enforce: a {offered} Mbit/s flow leaves at most ~{shaper} Mbit/s (shaped)",
-          f"{enforce:.1f} Mbit/s")
+          f"{enforce:.1f} Mbit/s out, {enforce_in:.1f} Mbit/s in")
     check(set_datapath_mode(node, gateway, config, "observe"), "SIGHUP switches the running gateway to observe")
-    observe = uplink_mbit_per_s(node, 2.0, offered)
+    observe, observe_in = uplink_mbit_per_s(node, "flood-observe", 2.0, offered)
     check(observe > 1.5 * shaper, f"observe: the same flow leaves above 1.5 x the {shaper} Mbit/s shaper (unshaped)",
-          f"{observe:.1f} Mbit/s (enforce {enforce:.1f})")
-    node.stop(server, grace=1.0)
+          f"{observe:.1f} Mbit/s out, {observe_in:.1f} Mbit/s in (enforce {enforce:.1f})")
     node.stop_forwarder(gateway)
 
 
 def case_pcp(node: VirtualNode, args: argparse.Namespace) -> None:
     add_tagged_path(node, args.vlan_push_object)
     gateway = node.start_forwarder("pcp", "gateway")
-    before = stats(node).get("pcp_marked", 0)
+    before = node.stats().get("pcp_marked", 0)
     capture = Capture(node, "pcp", ["vlan.id", "vlan.priority", "vlan.dei", "ip.dst", "ip.dsfield.dscp"])
     send_from_pod_hi(node, VLAN_REMOTE_IP)
     send_from_pod_hi(node, REMOTE_IP)
@@ -266,7 +284,7 @@ def case_pcp(node: VirtualNode, args: argparse.Namespace) -> None:
     check(len(untagged) >= 0.9 * DATAGRAMS and all(r == ["", "", "", REMOTE_IP, str(CRITICAL_DSCP)] for r in untagged),
           f"untagged: stays untagged, DSCP {CRITICAL_DSCP}",
           f"{len(untagged)} of {DATAGRAMS}; distinct: {sorted(set(map(tuple, untagged)))}")
-    marked = stats(node).get("pcp_marked", 0) - before
+    marked = node.stats().get("pcp_marked", 0) - before
     check(marked >= len(tagged) and marked <= DATAGRAMS, "/v1/stats pcp_marked counts the tagged frames only",
           f"+{marked}, {len(tagged)} tagged seen")
     node.stop_forwarder(gateway)
