@@ -143,14 +143,17 @@ EnvResult<void> RunStep(AttachStep step, Rtnetlink& netlink, NodePrograms& progr
     }
     case AttachStep::kSetOffloads: {
       // AF_XDP and XDP see whole frames: no segmentation or coalescing on the uplink or the
-      // gateway leg, and the kernel must finish its checksums before frames leave it. GRO on
-      // the kernel leg gives it the NAPI instance XDP_REDIRECT into a veth needs.
+      // gateway leg, and the kernel must finish its checksums and write its VLAN tags before
+      // frames leave it (a tag left in skb metadata is lost in XDP, through the gateway and
+      // fail-open alike). GRO on the kernel leg gives it the NAPI instance XDP_REDIRECT into
+      // a veth needs.
       for (const char* ifname : {uplink.name.c_str(), kGatewayLeg}) {
         for (Offload offload : {Offload::kTso, Offload::kGso, Offload::kGro}) {
           if (auto set = SetOffload(ifname, offload, false); !set) return set;
         }
       }
-      for (Offload offload : {Offload::kTso, Offload::kGso, Offload::kTxChecksum}) {
+      for (Offload offload :
+           {Offload::kTso, Offload::kGso, Offload::kTxChecksum, Offload::kTxVlan}) {
         if (auto set = SetOffload(kKernelLeg, offload, false); !set) return set;
       }
       return SetOffload(kKernelLeg, Offload::kGro, true);

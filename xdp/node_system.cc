@@ -17,6 +17,7 @@ namespace {
 struct OffloadCommands {
   uint32_t get;
   uint32_t set;
+  uint32_t flag = 0;  // a bit of ETHTOOL_[GS]FLAGS; 0: get/set carry the value itself
 };
 
 OffloadCommands CommandsFor(Offload offload) {
@@ -29,6 +30,8 @@ OffloadCommands CommandsFor(Offload offload) {
       return {ETHTOOL_GGRO, ETHTOOL_SGRO};
     case Offload::kTxChecksum:
       return {ETHTOOL_GTXCSUM, ETHTOOL_STXCSUM};
+    case Offload::kTxVlan:
+      return {ETHTOOL_GFLAGS, ETHTOOL_SFLAGS, ETH_FLAG_TXVLAN};
   }
   return {0, 0};
 }
@@ -64,15 +67,18 @@ const char* OffloadName(Offload offload) {
       return "gro";
     case Offload::kTxChecksum:
       return "tx-checksum";
+    case Offload::kTxVlan:
+      return "tx-vlan";
   }
   return "?";
 }
 
 EnvResult<bool> GetOffload(const std::string& ifname, Offload offload) {
-  auto value = Ethtool(ifname, CommandsFor(offload).get, 0,
+  const OffloadCommands commands = CommandsFor(offload);
+  auto value = Ethtool(ifname, commands.get, 0,
                        std::string("read ") + OffloadName(offload) + " of " + ifname);
   if (!value) return value.error();
-  return *value != 0;
+  return commands.flag == 0 ? *value != 0 : (*value & commands.flag) != 0;
 }
 
 EnvResult<void> SetOffload(const std::string& ifname, Offload offload, bool enabled) {
@@ -81,9 +87,14 @@ EnvResult<void> SetOffload(const std::string& ifname, Offload offload, bool enab
   auto current = GetOffload(ifname, offload);
   if (!current) return current.error();
   if (*current == enabled) return {};
-  if (auto set = Ethtool(ifname, CommandsFor(offload).set, enabled ? 1 : 0, what); !set) {
-    return set.error();
+  const OffloadCommands commands = CommandsFor(offload);
+  uint32_t data = enabled ? 1 : 0;
+  if (commands.flag != 0) {  // SFLAGS sets every flag: the others as they are
+    auto flags = Ethtool(ifname, commands.get, 0, what);
+    if (!flags) return flags.error();
+    data = enabled ? *flags | commands.flag : *flags & ~commands.flag;
   }
+  if (auto set = Ethtool(ifname, commands.set, data, what); !set) return set.error();
   auto after = GetOffload(ifname, offload);
   if (!after) return after.error();
   if (*after != enabled)

@@ -15,7 +15,8 @@ One case per run (--case), one behaviour each:
   pcp               pod-hi's class has `pcp: 5`; frames the node sends tagged (VLAN 42,
                     priority 1, DEI set; perf/netns/vlan_path.py) reach the remote with VLAN
                     priority 5, VLAN id and DEI kept and DSCP 46; untagged frames stay
-                    untagged (and get DSCP 46).
+                    untagged (and get DSCP 46). Needs tx-vlan-offload off on dgw-kernel,
+                    which `node attach` sets (checked first).
 
 Each case is bounded (--timeout, SIGALRM runs the cleanup) and removes its namespaces also
 on failure. Exit 0 pass, 1 fail, 77 skip (not root).
@@ -38,7 +39,8 @@ import netns  # noqa: E402
 from netns import experiment  # noqa: E402
 from netns.calls import http_request  # noqa: E402
 from netns.common import write_atomically  # noqa: E402
-from netns.vlan_path import VLAN_ID, VLAN_REMOTE_IP, VLAN_SENT_DEI, add_tagged_path  # noqa: E402
+from netns.vlan_path import (VLAN_ID, VLAN_REMOTE_IP, VLAN_SENT_DEI, add_tagged_path,  # noqa: E402
+                             kernel_leg_tx_vlan_offload)
 from netns.virtual_node import POD_HI_IP, REMOTE_IP, REST_PORT, VirtualNode  # noqa: E402
 
 CRITICAL_DSCP = 46  # ray-training (pod-hi) is critical in every policy used here
@@ -268,6 +270,9 @@ def case_observe_unshaped(node: VirtualNode, args: argparse.Namespace) -> None:
 
 
 def case_pcp(node: VirtualNode, args: argparse.Namespace) -> None:
+    offload = kernel_leg_tx_vlan_offload(node)
+    check(offload == "off", "node attach leaves tx-vlan-offload off on dgw-kernel (tags written into frames)",
+          offload)
     add_tagged_path(node, args.vlan_push_object)
     gateway = node.start_forwarder("pcp", "gateway")
     before = node.stats().get("pcp_marked", 0)
