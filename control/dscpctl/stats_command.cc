@@ -143,6 +143,16 @@ json::object ComputeRates(const json::value& first, const json::value& second, d
   return rates;
 }
 
+// The table and a blank line, or the one line saying there is nothing to list.
+void PrintTableOr(const Table& table, const char* nothing_line) {
+  if (table.empty()) {
+    std::printf("%s\n", nothing_line);
+    return;
+  }
+  table.Print(stdout);
+  std::printf("\n");
+}
+
 // What observe mode saw and would have marked, per class and namespace: printed in observe
 // mode, and after it while the counters still hold something.
 void PrintObserved(const json::value& rates) {
@@ -172,12 +182,7 @@ void PrintObserved(const json::value& rates) {
                        Pps(Number(Field(&n, {"would_mark_per_s"}))),
                        Count(Unsigned(Field(&n, {"would_mark_packets"})))});
   }
-  if (namespaces.empty()) {
-    std::printf("observed namespaces: none would have been marked\n\n");
-  } else {
-    namespaces.Print(stdout);
-    std::printf("\n");
-  }
+  PrintTableOr(namespaces, "observed namespaces: none would have been marked");
 }
 
 void PrintRates(const json::object& rates_object, const json::value& second,
@@ -263,12 +268,7 @@ void PrintRates(const json::object& rates_object, const json::value& second,
     unclassified.AddRow({std::string(reason), Pps(Number(Field(&entry, {"per_s"}))),
                          Count(Unsigned(Field(&entry, {"total"})))});
   }
-  if (unclassified.empty()) {
-    std::printf("unclassified: none\n");
-  } else {
-    unclassified.Print(stdout);
-    std::printf("\n");
-  }
+  PrintTableOr(unclassified, "unclassified: none");
   Table counters({{"WORKER COUNTER"}, {"PER S", true}, {"TOTAL", true}});
   for (const auto& [counter, entry] : Object(Field(&rates, {"counters"}))) {
     counters.AddRow({std::string(counter), Pps(Number(Field(&entry, {"per_s"}))),
