@@ -7,6 +7,7 @@
     policies               the priority policies experiments and benchmarks share
     virtual_node           the pods/node/gateway/remote topology of the congestion experiment
     node_plumbing          its `attach` plumbing: `dscp-gateway node attach` in a shared bpffs
+    vlan_path              a VLAN-tagged route out of the attached node (the 802.1p tests)
     experiment             the experiment itself (perf/virtual_node.py is its command line)
 
 Importers put the perf/ directory on sys.path (computed from their own __file__).

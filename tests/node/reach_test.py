@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Callable, TypeVar
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO_ROOT, "perf"))  # the netns package, shared with perf/
@@ -49,6 +50,8 @@ CLASS_PCP = 5  # PCP_POLICY's critical class
 DATAGRAMS = 200
 PROBE_PORT = 9999  # nothing listens: the remote's capture is the receiver
 MODE_SWITCH_TIMEOUT_S = 5.0
+PHASE_ATTEMPTS = 2
+T = TypeVar("T")
 
 results: list[tuple[str, str]] = []
 
@@ -105,6 +108,29 @@ def dscps_seen(node: VirtualNode, name: str) -> list[int]:
     return [int(row[0]) for row in capture.stop() if row and row[0].isdigit()]
 
 
+def fail_open_frames(node: VirtualNode) -> int:
+    """Frames the kernel leg's XDP program sent past the gateway so far (/v1/stats xdp.*)."""
+    return sum(v for k, v in node.stats().get("xdp", {}).items() if k.startswith("fail_open"))
+
+
+def gateway_handled(node: VirtualNode, what: str, phase: Callable[[int], T]) -> T:
+    """phase(attempt), repeated (up to PHASE_ATTEMPTS) while frames failed open during it: on
+    this 2-core host shared with other jobs the gateway's heartbeat can miss its 250 ms window,
+    and the node then forwards unmarked past it, by design; what is tested here needs the
+    frames to pass the gateway. The last attempt's result is returned either way, after a
+    failed check that names the stall as the cause."""
+    for attempt in range(1, PHASE_ATTEMPTS + 1):
+        before = fail_open_frames(node)
+        result = phase(attempt)
+        failed_open = fail_open_frames(node) - before
+        if failed_open == 0:
+            return result
+        node.log(f"{what}: {failed_open} frames failed open past a stalled gateway (attempt {attempt})")
+    check(False, f"{what}: the gateway handled the frames without a heartbeat stall in one of {PHASE_ATTEMPTS} "
+          "attempts", f"{failed_open} frames failed open in the last (a host too loaded, or a gateway stall)")
+    return result
+
+
 def metrics_text(node: VirtualNode) -> str:
     return node.call("node", http_request, "127.0.0.1", REST_PORT, "/metrics").text
 
@@ -146,15 +172,18 @@ def case_observe(node: VirtualNode, args: argparse.Namespace) -> None:
     config = node.path("gateway-priority.yaml")
     uptime_start = node.stats()["uptime_seconds"]
 
-    dscp = dscps_seen(node, "enforce")
+    dscp = gateway_handled(node, "enforce", lambda n: dscps_seen(node, f"enforce-{n}"))
     check(len(dscp) >= 0.9 * DATAGRAMS and set(dscp) == {CRITICAL_DSCP},
           f"enforce: the remote sees pod-hi's datagrams with DSCP {CRITICAL_DSCP}",
           f"{len(dscp)} of {DATAGRAMS}, DSCP values {sorted(set(dscp))}")
 
     check(set_datapath_mode(node, gateway, config, "observe"), "SIGHUP switches the running gateway to observe")
-    before, metrics_before = node.stats(), metrics_text(node)
-    dscp = dscps_seen(node, "observe")
-    after, metrics_after = node.stats(), metrics_text(node)
+
+    def observe_phase(attempt: int) -> tuple:
+        before, metrics_before = node.stats(), metrics_text(node)
+        dscp = dscps_seen(node, f"observe-{attempt}")
+        return before, metrics_before, dscp, node.stats(), metrics_text(node)
+    before, metrics_before, dscp, after, metrics_after = gateway_handled(node, "observe", observe_phase)
     check(len(dscp) >= 0.9 * DATAGRAMS and set(dscp) == {POD_OWN_DSCP},
           f"observe: the remote sees the pod's own DSCP {POD_OWN_DSCP} (frames unchanged)",
           f"{len(dscp)} of {DATAGRAMS}, DSCP values {sorted(set(dscp))}")
@@ -184,10 +213,16 @@ def case_observe(node: VirtualNode, args: argparse.Namespace) -> None:
           "observe: /metrics would-mark rises for class critical and namespace ray-training, observe_mode 1",
           f"class {would_mark}, namespace {ns_would_mark}")
 
-    sender = node.spawn([sys.executable, "-c", UDP_SEND, REMOTE_IP, str(PROBE_PORT), "1000", str(POD_OWN_DSCP)],
-                        "pod-hi", "dscpctl-traffic")
-    shown = node.sh([args.dscpctl, "--endpoint", f"127.0.0.1:{REST_PORT}", "stats", "--interval", "1"], role="node")
-    node.stop(sender)
+
+    def dscpctl_phase(attempt: int) -> subprocess.CompletedProcess:
+        sender = node.spawn([sys.executable, "-c", UDP_SEND, REMOTE_IP, str(PROBE_PORT), "1000", str(POD_OWN_DSCP)],
+                            "pod-hi", f"dscpctl-traffic-{attempt}")
+        try:
+            return node.sh([args.dscpctl, "--endpoint", f"127.0.0.1:{REST_PORT}", "stats", "--interval", "1"],
+                           role="node")
+        finally:
+            node.stop(sender)
+    shown = gateway_handled(node, "dscpctl", dscpctl_phase)
     rows = table_rows(shown.stdout, "OBSERVED CLASS")
     critical_row = rows.get("critical", [])
     # OBSERVED CLASS  PPS  MBIT/S  WOULD MARK/S  WOULD MARK
@@ -198,7 +233,7 @@ def case_observe(node: VirtualNode, args: argparse.Namespace) -> None:
     check(mode_line.startswith("datapath: observe"), "observe: dscpctl stats names the mode", mode_line)
 
     check(set_datapath_mode(node, gateway, config, "enforce"), "SIGHUP switches the running gateway back to enforce")
-    dscp = dscps_seen(node, "enforce-again")
+    dscp = gateway_handled(node, "enforce again", lambda n: dscps_seen(node, f"enforce-again-{n}"))
     check(len(dscp) >= 0.9 * DATAGRAMS and set(dscp) == {CRITICAL_DSCP},
           f"enforce again: the remote sees DSCP {CRITICAL_DSCP}", f"{len(dscp)} of {DATAGRAMS}, {sorted(set(dscp))}")
     check(gateway.poll() is None and node.stats()["uptime_seconds"] > uptime_start,
@@ -259,11 +294,14 @@ def case_observe_unshaped(node: VirtualNode, args: argparse.Namespace) -> None:
     gateway = node.start_forwarder("priority", "gateway")
     config = node.path("gateway-priority.yaml")
     shaper, offered = node.args.shaper_mbit, 3 * node.args.shaper_mbit
-    enforce, enforce_in = uplink_mbit_per_s(node, "flood-enforce", 2.0, offered)
-    check(enforce <= 1.15 * shaper, f"enforce: a {offered} Mbit/s flow leaves at most ~{shaper} Mbit/s (shaped)",
-          f"{enforce:.1f} Mbit/s out, {enforce_in:.1f} Mbit/s in")
+    enforce, enforce_in = gateway_handled(node, "enforce flood",
+                                          lambda n: uplink_mbit_per_s(node, f"flood-enforce-{n}", 2.0, offered))
+    check(enforce_in > 1.5 * shaper and enforce <= 1.15 * shaper,
+          f"enforce: a {offered} Mbit/s flow reaches the gateway above 1.5 x the shaper and leaves at most "
+          f"~{shaper} Mbit/s (shaped)", f"{enforce:.1f} Mbit/s out, {enforce_in:.1f} Mbit/s in")
     check(set_datapath_mode(node, gateway, config, "observe"), "SIGHUP switches the running gateway to observe")
-    observe, observe_in = uplink_mbit_per_s(node, "flood-observe", 2.0, offered)
+    observe, observe_in = gateway_handled(node, "observe flood",
+                                          lambda n: uplink_mbit_per_s(node, f"flood-observe-{n}", 2.0, offered))
     check(observe > 1.5 * shaper, f"observe: the same flow leaves above 1.5 x the {shaper} Mbit/s shaper (unshaped)",
           f"{observe:.1f} Mbit/s out, {observe_in:.1f} Mbit/s in (enforce {enforce:.1f})")
     node.stop_forwarder(gateway)
@@ -275,11 +313,15 @@ def case_pcp(node: VirtualNode, args: argparse.Namespace) -> None:
           offload)
     add_tagged_path(node, args.vlan_push_object)
     gateway = node.start_forwarder("pcp", "gateway")
-    before = node.stats().get("pcp_marked", 0)
-    capture = Capture(node, "pcp", ["vlan.id", "vlan.priority", "vlan.dei", "ip.dst", "ip.dsfield.dscp"])
-    send_from_pod_hi(node, VLAN_REMOTE_IP)
-    send_from_pod_hi(node, REMOTE_IP)
-    rows = capture.stop()
+
+    def pcp_phase(attempt: int) -> tuple[int, list[list[str]]]:
+        before = node.stats().get("pcp_marked", 0)
+        capture = Capture(node, f"pcp-{attempt}", ["vlan.id", "vlan.priority", "vlan.dei", "ip.dst", "ip.dsfield.dscp"])
+        send_from_pod_hi(node, VLAN_REMOTE_IP)
+        send_from_pod_hi(node, REMOTE_IP)
+        rows = capture.stop()
+        return node.stats().get("pcp_marked", 0) - before, rows
+    marked, rows = gateway_handled(node, "pcp", pcp_phase)
     tagged = [r for r in rows if len(r) == 5 and r[3] == VLAN_REMOTE_IP]
     untagged = [r for r in rows if len(r) == 5 and r[3] == REMOTE_IP]
     expected = [str(VLAN_ID), str(CLASS_PCP), str(VLAN_SENT_DEI), VLAN_REMOTE_IP, str(CRITICAL_DSCP)]
@@ -289,7 +331,6 @@ def case_pcp(node: VirtualNode, args: argparse.Namespace) -> None:
     check(len(untagged) >= 0.9 * DATAGRAMS and all(r == ["", "", "", REMOTE_IP, str(CRITICAL_DSCP)] for r in untagged),
           f"untagged: stays untagged, DSCP {CRITICAL_DSCP}",
           f"{len(untagged)} of {DATAGRAMS}; distinct: {sorted(set(map(tuple, untagged)))}")
-    marked = node.stats().get("pcp_marked", 0) - before
     check(marked >= len(tagged) and marked <= DATAGRAMS, "/v1/stats pcp_marked counts the tagged frames only",
           f"+{marked}, {len(tagged)} tagged seen")
     node.stop_forwarder(gateway)
