@@ -108,9 +108,10 @@ def dscps_seen(node: VirtualNode, name: str) -> list[int]:
     return [int(row[0]) for row in capture.stop() if row and row[0].isdigit()]
 
 
-def fail_open_frames(node: VirtualNode) -> int:
-    """Frames the kernel leg's XDP program sent past the gateway so far (/v1/stats xdp.*)."""
-    return sum(v for k, v in node.stats().get("xdp", {}).items() if k.startswith("fail_open"))
+def fail_open_frames(node: VirtualNode) -> dict[str, int]:
+    """Frames the kernel leg's XDP program sent past the gateway so far, by reason
+    (/v1/stats xdp.fail_open_*)."""
+    return {k: v for k, v in node.stats().get("xdp", {}).items() if k.startswith("fail_open")}
 
 
 def gateway_handled(node: VirtualNode, what: str, phase: Callable[[int], T]) -> T:
@@ -122,10 +123,12 @@ def gateway_handled(node: VirtualNode, what: str, phase: Callable[[int], T]) -> 
     for attempt in range(1, PHASE_ATTEMPTS + 1):
         before = fail_open_frames(node)
         result = phase(attempt)
-        failed_open = fail_open_frames(node) - before
+        after = fail_open_frames(node)
+        by_reason = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+        failed_open = sum(by_reason.values())
         if failed_open == 0:
             return result
-        node.log(f"{what}: {failed_open} frames failed open past a stalled gateway (attempt {attempt})")
+        node.log(f"{what}: {failed_open} frames failed open past the gateway (attempt {attempt}): {by_reason}")
     check(False, f"{what}: the gateway handled the frames without a heartbeat stall in one of {PHASE_ATTEMPTS} "
           "attempts", f"{failed_open} frames failed open in the last (a host too loaded, or a gateway stall)")
     return result
