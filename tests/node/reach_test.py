@@ -18,8 +18,10 @@ One case per run (--case), one behaviour each:
                     untagged (and get DSCP 46). Needs tx-vlan-offload off on dgw-kernel,
                     which `node attach` sets (checked first).
 
-Each case is bounded (--timeout, SIGALRM runs the cleanup) and removes its namespaces also
-on failure. Exit 0 pass, 1 fail, 77 skip (not root).
+A traffic phase during which the node failed open past the gateway (its 250 ms heartbeat
+stale: a host loaded far beyond its 2 cores) is repeated once; if it fails open again, that
+is a failure of its own, named as such. Each case is bounded (--timeout, SIGALRM runs the
+cleanup) and removes its namespaces also on failure. Exit 0 pass, 1 fail, 77 skip (not root).
 """
 
 from __future__ import annotations
