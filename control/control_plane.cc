@@ -180,10 +180,13 @@ boost::json::object ControlPlane::PolicyDocument() const {
   const PolicyStatus& status = policy_sources_.status();
   boost::json::array classes;
   for (const TrafficClass& traffic_class : policy.classes) {
-    classes.push_back(boost::json::object{{"name", traffic_class.name},
-                                          {"dscp", traffic_class.dscp},
-                                          {"max_rate_bps", traffic_class.max_rate_bps},
-                                          {"min_rate_bps", traffic_class.min_rate_bps}});
+    classes.push_back(boost::json::object{
+        {"name", traffic_class.name},
+        {"dscp", traffic_class.dscp},
+        {"max_rate_bps", traffic_class.max_rate_bps},
+        {"min_rate_bps", traffic_class.min_rate_bps},
+        {"pcp", traffic_class.pcp == kNoPcp ? boost::json::value(nullptr)
+                                            : boost::json::value(traffic_class.pcp)}});
   }
   boost::json::object namespaces;
   for (const auto& [name, class_id] : policy.exact_namespaces)

@@ -186,6 +186,7 @@ int Policy(Client& client, const Options& options) {
                  {"PHB"},
                  {"MAX RATE"},
                  {"MIN RATE"},
+                 {"PCP", true},
                  {"NAMESPACES"}});
   int priority = 0;
   for (const json::value& c : Array(Field(&policy, {"classes"}))) {
@@ -193,14 +194,16 @@ int Policy(Client& client, const Options& options) {
     const uint64_t dscp = Unsigned(Field(&c, {"dscp"}));
     const double max_rate = Number(Field(&c, {"max_rate_bps"}));
     const double min_rate = Number(Field(&c, {"min_rate_bps"}));
+    const json::value* pcp = Field(&c, {"pcp"});  // null or absent: tags keep their priority
     std::string members;
     for (const auto& [pattern, class_name] : sorted_mappings) {
       if (class_name == name) members += (members.empty() ? "" : ", ") + pattern;
     }
     if (name == default_class) members += (members.empty() ? "" : ", ") + std::string("(default)");
-    classes.AddRow({std::to_string(priority++), name, Count(dscp),
-                    PhbName(static_cast<int64_t>(dscp)), max_rate > 0 ? BitRate(max_rate) : "-",
-                    min_rate > 0 ? BitRate(min_rate) : "-", OrDash(members)});
+    classes.AddRow(
+        {std::to_string(priority++), name, Count(dscp), PhbName(static_cast<int64_t>(dscp)),
+         max_rate > 0 ? BitRate(max_rate) : "-", min_rate > 0 ? BitRate(min_rate) : "-",
+         pcp != nullptr && !pcp->is_null() ? Count(Unsigned(pcp)) : "-", OrDash(members)});
   }
   classes.Print(stdout);
   std::printf("\n");

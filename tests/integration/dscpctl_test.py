@@ -48,10 +48,10 @@ UNCLASSIFIED_REASONS = ["not_ip", "vlan_depth", "truncated", "bad_ip_version", "
 
 POLICY = {
     "classes": [
-        {"name": "critical", "dscp": 46, "max_rate_bps": 0, "min_rate_bps": 0},
-        {"name": "high", "dscp": 34, "max_rate_bps": 0, "min_rate_bps": 0},
-        {"name": "standard", "dscp": 0, "max_rate_bps": 0, "min_rate_bps": 0},
-        {"name": "scavenger", "dscp": 8, "max_rate_bps": 500000000, "min_rate_bps": 20000000},
+        {"name": "critical", "dscp": 46, "max_rate_bps": 0, "min_rate_bps": 0, "pcp": 5},
+        {"name": "high", "dscp": 34, "max_rate_bps": 0, "min_rate_bps": 0, "pcp": None},
+        {"name": "standard", "dscp": 0, "max_rate_bps": 0, "min_rate_bps": 0, "pcp": None},
+        {"name": "scavenger", "dscp": 8, "max_rate_bps": 500000000, "min_rate_bps": 20000000, "pcp": None},
     ],
     "default_class": "standard",
     "namespaces": {"ray-training": "critical", "ray-serve": "high", "batch-*": "scavenger"},
@@ -497,6 +497,14 @@ def main() -> int:
         check(out.splitlines()[0].split()[4:8] == ["MAX", "RATE", "MIN", "RATE"], "MAX RATE, MIN RATE header", out)
         check(table_rows(out, "PRIO")["3"][4:8] == ["500", "Mbit/s", "20", "Mbit/s"], "scavenger's floor", out)
 
+    def policy_pcp():
+        rc, out, err, _ = r.run(base + ["policy"])
+        check(rc == 0, f"exit {rc}", out, err)
+        classes = table_rows(out, "PRIO")
+        # PRIO CLASS DSCP PHB MAX-RATE MIN-RATE PCP NAMESPACES
+        check(classes["0"][6:8] == ["5", "ray-training"], "critical's PCP", out)
+        check(classes["3"][8:10] == ["-", "batch-*"], "no PCP: -", out)
+
     def policy_json():
         rc, out, err, _ = r.run(base + ["--json", "policy"])
         check(rc == 0 and json.loads(out) == POLICY, f"exit {rc}; raw document", out, err)
@@ -554,6 +562,7 @@ def main() -> int:
     r.case("pods --json", pods_json)
     r.case("policy: classes, mappings, status", policy)
     r.case("policy: MIN RATE column", policy_min_rate)
+    r.case("policy: PCP column", policy_pcp)
     r.case("policy --json", policy_json)
     r.case("endpoint with a path prefix", path_prefix)
     r.case("HTTP 500: exit 4", http_500)

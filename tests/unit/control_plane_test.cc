@@ -181,6 +181,17 @@ TEST_F(ControlPlaneTest, PolicyDocumentReportsSourceAndLastRejection) {
   EXPECT_EQ(document.at("last_reload_error_at"), "2023-11-14T22:13:20Z");
 }
 
+TEST_F(ControlPlaneTest, PolicyDocumentGivesEachClassItsPcpOrNull) {
+  datapath_.PublishPolicy(*ParsePriorities(
+      R"(classes: [{name: critical, dscp: 46, pcp: 5}, {name: standard, dscp: 0}]
+defaultClass: standard
+)",
+      "priorities.yaml"));
+  const auto classes = GetJson("/v1/policy").at("classes").as_array();
+  EXPECT_EQ(classes.at(0).at("pcp"), 5);
+  EXPECT_TRUE(classes.at(1).at("pcp").is_null());
+}
+
 TEST_F(ControlPlaneTest, MetricsAreCountersByClassNameInPrometheusText) {
   datapath_.counters.classes[0].packets = 9;
   const HttpResponse response = Get("/metrics");
