@@ -316,7 +316,7 @@ void SetUntaggedIpResult(uint8_t ip_version, ParsedPacket* parsed) {
 // The frames nearly every pod sends: untagged Ethernet, then IPv4 with a 20-byte header
 // and no fragmentation, or IPv6 with no extension header, the IP length within the frame.
 // Decided from two loaded words for IPv4; the general walk reaches the same result
-// through several calls and branches (docs/performance.md, "Targets of issue 10").
+// through several calls and branches (docs/performance.md, "The parser's fast path").
 // Returns false, having written nothing, for every other frame.
 inline bool ParseUntaggedIp(const Cursor& cursor, const OverlayPorts& overlay_ports,
                             ParsedPacket* parsed) {
