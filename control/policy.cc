@@ -132,8 +132,8 @@ Result<bool> ParseBoolean(const YAML::Node& node, const std::string& path,
   return error(path, "expected true or false");
 }
 
-// `aqm: {codel, target, interval, ecn}` and `queueLimit` of one class (control/queue_settings.h);
-// absent keys keep their defaults.
+// `aqm: {codel, target, interval, ecn, dropNonEct}` and `queueLimit` of one class
+// (control/queue_settings.h); absent keys keep their defaults.
 std::optional<ConfigError> ParseClassQueueSettings(const YAML::Node& class_node,
                                                    const std::string& class_path,
                                                    const ErrorReporter& error,
@@ -151,12 +151,14 @@ std::optional<ConfigError> ParseClassQueueSettings(const YAML::Node& class_node,
   const YAML::Node aqm = class_node["aqm"];
   if (!IsPresent(aqm)) return std::nullopt;
   const std::string aqm_path = ChildPath(class_path, "aqm");
-  if (!aqm.IsMap()) return error(aqm_path, "expected a mapping with codel, target, interval, ecn");
-  if (auto key_error =
-          CheckMappingKeys(aqm, aqm_path, {"codel", "target", "interval", "ecn"}, error)) {
+  if (!aqm.IsMap())
+    return error(aqm_path, "expected a mapping with codel, target, interval, ecn, dropNonEct");
+  if (auto key_error = CheckMappingKeys(
+          aqm, aqm_path, {"codel", "target", "interval", "ecn", "dropNonEct"}, error)) {
     return key_error;
   }
-  for (auto [key, flag] : {std::pair{"codel", &settings.codel}, std::pair{"ecn", &settings.ecn}}) {
+  for (auto [key, flag] : {std::pair{"codel", &settings.codel}, std::pair{"ecn", &settings.ecn},
+                           std::pair{"dropNonEct", &settings.drop_non_ect}}) {
     if (!IsPresent(aqm[key])) continue;
     auto value = ParseBoolean(aqm[key], ChildPath(aqm_path, key), error);
     if (!value) return value.error();

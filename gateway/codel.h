@@ -31,7 +31,8 @@ class CodelQueueState {
  public:
   // The head packet leaves the queue at `now` after waiting `sojourn`; `backlog_bytes` stay
   // queued behind it. `try_mark()` is called only when a congestion signal is due: it sets
-  // CE on an ECN-capable packet and returns true, else false (the packet is dropped).
+  // CE on an ECN-capable packet and returns true, else false (the packet is dropped); a
+  // caller that exempts a packet from drops returns true too (sent, the signal counted).
   template <typename TryMark>
   CodelVerdict OnDequeue(uint64_t now, uint64_t sojourn, uint64_t backlog_bytes,
                          const CodelParams& params, TryMark&& try_mark) {

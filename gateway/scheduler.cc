@@ -63,6 +63,7 @@ void StrictPriorityScheduler::ApplyQueueSettings(uint32_t class_id,
   // Without a clock CoDel would see every packet as late.
   management.codel = settings.codel && !config_.lossless && config_.tsc_hz != 0;
   management.ecn = settings.ecn;
+  management.drop_non_ect = settings.drop_non_ect || !settings.ecn;
   management.limit_bytes = config_.lossless ? UINT64_MAX : settings.limit_bytes;
   management.codel_params.target = cycles(settings.codel_target_ns);
   management.codel_params.interval = cycles(settings.codel_interval_ns);
@@ -270,16 +271,21 @@ uint16_t StrictPriorityScheduler::SendRun(ClassChoice choice, rte_mbuf** packets
     ++removed;
     queue.wire_bytes -= head.wire_bytes;
     if (management.codel) {
+      // A signal CE cannot carry and may not be a drop is passed over: to CoDel it counts
+      // as given (its control law moves on), the packet leaves unchanged.
+      bool marked = false;
       const CodelVerdict verdict =
-          codel.OnDequeue(now_tsc, sojourn, queue.wire_bytes, management.codel_params,
-                          [&] { return management.ecn && MarkCongestionExperienced(head.mbuf); });
+          codel.OnDequeue(now_tsc, sojourn, queue.wire_bytes, management.codel_params, [&] {
+            marked = management.ecn && MarkCongestionExperienced(head.mbuf);
+            return marked || !management.drop_non_ect;
+          });
       if (verdict == CodelVerdict::kDrop) {
         ++aqm_drops;
         dropped[dropped_count++] = head.mbuf;
         if (dropped_count == kDropBatch) dropped_count = FreeDropped(dropped, dropped_count);
         continue;  // a dropped frame costs no tokens
       }
-      if (verdict == CodelVerdict::kMarked) ++ecn_marks;
+      if (marked) ++ecn_marks;
     }
     if (floor_has_tokens) floor.Consume(head.wire_bytes);
     port_shaper_.Consume(head.wire_bytes);

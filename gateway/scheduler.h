@@ -123,6 +123,7 @@ class StrictPriorityScheduler {
   struct QueueManagement {
     bool codel = false;
     bool ecn = false;
+    bool drop_non_ect = false;  // a signal on a packet CE cannot mark drops it
     uint64_t limit_bytes = UINT64_MAX;
     CodelParams codel_params;
   };

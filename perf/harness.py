@@ -45,6 +45,7 @@ from bench_util import (SectionError, cpu_share, log, median, ratio, stop_proces
                         wait_for_text)
 from netns import Failure, Interrupted, install_signal_handlers, remove_dpdk_leftovers, worker_cpu_seconds  # noqa: E402
 from netns_sections import NetnsSections  # noqa: E402
+from targets import evaluate_targets, format_targets  # noqa: E402
 
 SECTIONS = ["stages", "table", "update", "pipeline", "afxdp", "congestion", "podlimit"]
 ROOT_SECTIONS = {"pipeline", "afxdp", "congestion", "podlimit"}
@@ -96,10 +97,6 @@ def machine_description(build_dir: str) -> dict:
             "git_commit": commit + ("-dirty" if dirty else ""), "build_dir": build_dir,
             "hostname": platform.node()}
 
-
-
-def _difference(value, baseline):
-    return None if value is None or baseline is None else value - baseline
 
 
 # ------------------------------------------------------------------ harness
@@ -173,6 +170,7 @@ class Harness(NetnsSections):
         meta["duration_s"] = round(time.time() - started, 1)
         self.results["targets"] = evaluate_targets(self.results)
         self.save()
+        log("targets (reported, not asserted):\n" + format_targets(self.results["targets"]))
         import report  # noqa: PLC0415 (matplotlib is slow to import; only needed here)
         report.render(self.out, self.results)
         log(f"wrote {self.path('results.json')}, {self.path('summary.md')} and plots "
@@ -423,57 +421,6 @@ class Harness(NetnsSections):
             p["testpmd_io_cycles_per_packet_on_cpu"] = hz / (p["testpmd_io_mpps_per_cpu"] * 1e6)
 
     # ----------------------------------------------------------- namespaces
-# -------------------------------------------------------------------- targets
-def evaluate_targets(results: dict) -> list[dict]:
-    def get(path):
-        node = results
-        for part in path:
-            if isinstance(node, dict):
-                node = node.get(part)
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                node = node[part]
-            else:
-                return None
-        return node
-
-    table = {row["entries"]: row for row in results.get("table_scale", [])}
-    rows = [
-        ("pipeline: gateway / testpmd io (Mpps)", ">= 0.70", get(["pipeline", "ratio_io"]), lambda v: v >= 0.7),
-        ("pipeline: the same per CPU-second of the lcore", ">= 0.70", get(["pipeline", "ratio_io_per_cpu"]),
-         lambda v: v >= 0.7),
-        ("table: 1M entries / 100 entries", ">= 0.80", (table.get(1_000_000) or {}).get("ratio"), lambda v: v >= 0.8),
-        ("AF_XDP: gateway / testpmd TCP goodput", ">= 0.90", get(["afxdp", "ratio_tcp"]), lambda v: v >= 0.9),
-        ("congestion: priority high / R (wire bytes)", ">= 0.95",
-         get(["congestion", "priority", "high_wire_share_of_shaper"]), lambda v: v >= 0.95),
-        ("congestion: FIFO high / R (wire bytes)", "<= 0.20",
-         get(["congestion", "fifo", "high_wire_share_of_shaper"]), lambda v: v <= 0.2),
-        ("congestion: priority high RTT p99 (ms), CoDel, pods without ECN", "<= 1",
-         get(["congestion", "priority", "rtt_p99_ms"]), lambda v: v <= 1.0),
-        ("congestion: priority high RTT p99 (ms), CoDel, pods with ECN", "<= 1",
-         get(["congestion", "priority_ecn", "rtt_p99_ms"]), lambda v: v <= 1.0),
-        ("congestion: the same, high / R (wire bytes)", ">= 0.99",
-         get(["congestion", "priority_ecn", "high_wire_share_of_shaper"]), lambda v: v >= 0.99),
-        ("congestion: the same, retransmits over tail drop's (pods with ECN)", "<= 0 more",
-         _difference(get(["congestion", "priority_ecn", "high_retransmits"]),
-                     get(["congestion", "priority_no_aqm_ecn", "high_retransmits"])), lambda v: v <= 0),
-        ("congestion at 1 Gbit/s: priority high RTT p99 (ms), CoDel, pods with ECN", "<= 0.5",
-         get(["congestion", "priority_1g_ecn", "rtt_p99_ms"]), lambda v: v <= 0.5),
-        ("congestion at 1 Gbit/s: the same, high / R (wire bytes)", ">= 0.99",
-         get(["congestion", "priority_1g_ecn", "high_wire_share_of_shaper"]), lambda v: v >= 0.99),
-        ("congestion: floor high / R (wire bytes)", ">= 0.89",
-         get(["congestion", "floor", "high_wire_share_of_shaper"]), lambda v: v >= 0.89),
-        ("congestion: floor scavenger (10% floor) / R (wire bytes)", ">= 0.095",
-         get(["congestion", "floor", "low_wire_share_of_shaper"]), lambda v: v >= 0.095),
-        ("congestion: priority high RTT p99 (ms)", "<= 2",
-         get(["congestion", "priority", "rtt_p99_ms"]), lambda v: v <= 2.0),
-        ("update: visibility p99 (us)", "<= 10000", get(["update", "p99_us"]), lambda v: v <= 10_000),
-        ("pod limit: gateway TCP frames / limit", "0.90-1.10",
-         get(["podlimit", "gateway", "wire_share_of_limit"]), lambda v: 0.9 <= v <= 1.1),
-    ]
-    return [{"name": n, "target": t, "value": v, "met": None if v is None else bool(check(v))}
-            for n, t, v, check in rows]
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="dscp-gateway performance harness (see docs/performance.md)")
     ap.add_argument("--quick", action="store_true", help="short smoke run (3 repetitions, ~3 minutes)")

@@ -27,8 +27,9 @@ UDP_WIRE_PER_GOODPUT = 1466 / 1400
 DIAGNOSTIC_SHAPER_BURST = "512KiB"  # ~21 ms at 200 Mbit/s instead of the derived 1 ms
 HIGH_SHAPER_MBIT = 1000  # the AQM target's second rate, if the virtual node can carry it
 # The priority mode's AQM variants: (result key, shaper Mbit/s, CoDel on, TCP asks for ECN).
-# "priority" is the gateway's default (CoDel on); the pods' TCP does not ask for ECN unless
-# told to (net.ipv4.tcp_ecn=1), so both are measured, and the tail-drop queues of before.
+# "priority" is the gateway's default (CoDel on, marking ECN-capable packets, dropping none
+# of the others: aqm.dropNonEct false); the pods' TCP does not ask for ECN unless told to
+# (net.ipv4.tcp_ecn=1), so both are measured, and the tail-drop queues of before.
 AQM_VARIANTS = [
     ("priority", SHAPER_MBIT, True, False),
     ("priority_ecn", SHAPER_MBIT, True, True),

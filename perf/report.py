@@ -187,8 +187,10 @@ def summary(out: str, r: dict, written: list[tuple[str, str]]) -> str:
 
     lines += ["## Targets", "", "| target | goal | this run | |", "|---|---|---|---|"]
     for t in r.get("targets", []):
-        verdict = "n/a" if t["met"] is None else ("met" if t["met"] else "**missed**")
-        lines.append(f"| {t['name']} | {t['target']} | {_fmt(t['value'], 3)} | {verdict} |")
+        verdict = t.get("verdict") or ("n/a" if t["met"] is None else ("PASS" if t["met"] else "MISS"))
+        verdict = f"**{verdict}**" if verdict == "MISS" else verdict
+        group = f" ({t['group']})" if t.get("group") else ""
+        lines.append(f"| {t['name']}{group} | {t['target']} | {_fmt(t['value'], 3)} | {verdict} |")
     lines.append("")
     if r.get("errors"):
         lines += ["## Errors", ""] + [f"- **{k}**: `{v.splitlines()[0] if v else v}`" for k, v in r["errors"].items()] + [""]

@@ -30,6 +30,7 @@ TEST(PolicyQueueSettingsTest, AbsentKeysGiveCodelWithTheDatacenterDefaults) {
   const ClassQueueSettings settings = ParseFirstClass("");
   EXPECT_TRUE(settings.codel);
   EXPECT_TRUE(settings.ecn);
+  EXPECT_FALSE(settings.drop_non_ect) << "CoDel marks ECN flows and never drops the others";
   EXPECT_EQ(settings.codel_target_ns, 500'000u);
   EXPECT_EQ(settings.codel_interval_ns, 10'000'000u);
   EXPECT_EQ(settings.limit_bytes, 2u << 20);
@@ -37,9 +38,11 @@ TEST(PolicyQueueSettingsTest, AbsentKeysGiveCodelWithTheDatacenterDefaults) {
 
 TEST(PolicyQueueSettingsTest, EveryKeyIsRead) {
   const ClassQueueSettings settings = ParseFirstClass(
-      ", aqm: {codel: false, target: 250us, interval: 5ms, ecn: false}, queueLimit: 512KiB");
+      ", aqm: {codel: false, target: 250us, interval: 5ms, ecn: false, dropNonEct: true}, "
+      "queueLimit: 512KiB");
   EXPECT_FALSE(settings.codel);
   EXPECT_FALSE(settings.ecn);
+  EXPECT_TRUE(settings.drop_non_ect);
   EXPECT_EQ(settings.codel_target_ns, 250'000u);
   EXPECT_EQ(settings.codel_interval_ns, 5'000'000u);
   EXPECT_EQ(settings.limit_bytes, 512u * 1024);
@@ -66,6 +69,12 @@ TEST(PolicyQueueSettingsTest, UnknownAqmKeyIsNamed) {
 TEST(PolicyQueueSettingsTest, CodelTakesOnlyTrueOrFalse) {
   const ConfigError error = RejectedClass(", aqm: {codel: off}");
   EXPECT_EQ(error.key, "classes[0].aqm.codel");
+  EXPECT_THAT(error.reason, HasSubstr("true or false"));
+}
+
+TEST(PolicyQueueSettingsTest, DropNonEctTakesOnlyTrueOrFalse) {
+  const ConfigError error = RejectedClass(", aqm: {dropNonEct: yes}");
+  EXPECT_EQ(error.key, "classes[0].aqm.dropNonEct");
   EXPECT_THAT(error.reason, HasSubstr("true or false"));
 }
 

@@ -25,6 +25,15 @@ PolicySnapshot SnapshotWithQueue(uint32_t class_id, const ClassQueueSettings& se
   return snapshot;
 }
 
+// CoDel as RFC 8289 has it: a signal CE cannot carry is a drop.
+ClassQueueSettings DroppingNonEct() {
+  ClassQueueSettings settings;
+  settings.codel = true;
+  settings.ecn = true;
+  settings.drop_non_ect = true;
+  return settings;
+}
+
 class SchedulerAqmTest : public SchedulerTest {
  protected:
   // Queues `count` copies of `frame` at `now`.
@@ -50,6 +59,19 @@ class SchedulerAqmTest : public SchedulerTest {
   }
 
   const ClassCounters& Counters() const { return counters_->classes[kClass]; }
+
+  void ApplyQueueSettings(const ClassQueueSettings& settings) {
+    scheduler_->ApplyPolicy(SnapshotWithQueue(kClass, settings), kStartTsc);
+  }
+
+  // A queue of 16 frames whose head has waited above target for a whole interval: the
+  // dequeue at the returned time is CoDel's first signal.
+  uint64_t QueueAboveTargetForAnInterval(const std::vector<uint8_t>& frame) {
+    EnqueueFrames(frame, 16);
+    FreeAll(Dequeue(1, kStartTsc + kMillisecond));
+    FreeAll(Dequeue(1, kStartTsc + kMillisecond + 1));
+    return kStartTsc + kMillisecond + kInterval;
+  }
 };
 
 std::vector<uint8_t> FullSizeFrame(uint8_t tos, Overlay overlay = Overlay::kNone) {
@@ -67,6 +89,7 @@ const uint8_t* Ipv4Header(const rte_mbuf* mbuf) {
 
 TEST_F(SchedulerAqmTest, AStandingQueueLosesItsHeadOnceItWaitedAnIntervalAboveTarget) {
   MakeScheduler(Config(64, 0, 0));
+  ApplyQueueSettings(DroppingNonEct());
   EnqueueFrames(FullSizeFrame(0), 32);
   ASSERT_EQ(queued_, 32);
   FreeAll(Dequeue(1, kStartTsc + kMillisecond));  // above target: the interval starts
@@ -83,6 +106,7 @@ TEST_F(SchedulerAqmTest, AStandingQueueLosesItsHeadOnceItWaitedAnIntervalAboveTa
 
 TEST_F(SchedulerAqmTest, AStandingQueueBelowTargetIsNeverDropped) {
   MakeScheduler(Config(64, 0, 0));
+  ApplyQueueSettings(DroppingNonEct());
   // Four frames 100 µs apart stay queued: each leaves after 400 µs, for five intervals.
   const uint64_t step = 100 * kMicrosecond;
   for (uint64_t i = 0; i < 4; ++i) EnqueueFrames(FullSizeFrame(0), 1, kStartTsc + i * step);
@@ -129,22 +153,52 @@ TEST_F(SchedulerAqmTest, OverlayFramesAreMarkedOnTheOuterHeaderTheDscpRewriteMar
   FreeAll(out);
 }
 
-TEST_F(SchedulerAqmTest, NotEcnCapableHeadIsDroppedEvenWhenEcnIsOn) {
+TEST_F(SchedulerAqmTest, NotEcnCapableHeadIsDroppedWhenDropNonEctIsOn) {
   MakeScheduler(Config(64, 0, 0));
-  EnqueueFrames(FullSizeFrame(46 << 2), 16);
-  FreeAll(Dequeue(1, kStartTsc + kMillisecond));
-  FreeAll(Dequeue(1, kStartTsc + kMillisecond + 1));
+  ApplyQueueSettings(DroppingNonEct());
+  const uint64_t signal_time = QueueAboveTargetForAnInterval(FullSizeFrame(46 << 2));
 
-  FreeAll(Dequeue(1, kStartTsc + kMillisecond + kInterval));
+  FreeAll(Dequeue(1, signal_time));
 
   EXPECT_EQ(Counters().aqm_drops.Load(), 1u);
   EXPECT_EQ(Counters().ecn_marks.Load(), 0u);
+}
+
+TEST_F(SchedulerAqmTest, ByDefaultANotEcnCapableHeadIsSentUnchangedWhereCodelWouldDropIt) {
+  MakeScheduler(Config(64, 0, 0));
+  ApplyQueueSettings(ClassQueueSettings{});
+  const std::vector<uint8_t> frame = FullSizeFrame(46 << 2);
+  const uint64_t signal_time = QueueAboveTargetForAnInterval(frame);
+
+  const std::vector<rte_mbuf*> out = Dequeue(1, signal_time);
+
+  EXPECT_EQ(Counters().aqm_drops.Load(), 0u);
+  EXPECT_EQ(Counters().ecn_marks.Load(), 0u);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(scheduler_->Depth(kClass), 16u - 3u) << "the head itself left, nothing was dropped";
+  EXPECT_TRUE(std::equal(frame.begin(), frame.end(), rte_pktmbuf_mtod(out[0], const uint8_t*)));
+  FreeAll(out);
+}
+
+TEST_F(SchedulerAqmTest, ByDefaultAnEcnCapableHeadIsStillMarked) {
+  MakeScheduler(Config(64, 0, 0));
+  ApplyQueueSettings(ClassQueueSettings{});
+  const uint64_t signal_time = QueueAboveTargetForAnInterval(FullSizeFrame(kEct0));
+
+  const std::vector<rte_mbuf*> out = Dequeue(1, signal_time);
+
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(Ipv4Header(out[0])[1], kCe);
+  EXPECT_EQ(Counters().ecn_marks.Load(), 1u);
+  EXPECT_EQ(Counters().aqm_drops.Load(), 0u);
+  FreeAll(out);
 }
 
 TEST_F(SchedulerAqmTest, EcnOffDropsEcnCapableFramesToo) {
   MakeScheduler(Config(64, 0, 0));
   ClassQueueSettings settings;
   settings.ecn = false;
+  settings.drop_non_ect = false;  // with ECN off every signal is a drop regardless
   scheduler_->ApplyPolicy(SnapshotWithQueue(kClass, settings), kStartTsc);
   const std::vector<uint8_t> frame = FullSizeFrame(kEct0);
   EnqueueFrames(frame, 16);
