@@ -94,7 +94,7 @@
   X(drops, kCounter, "dscp_gateway_class_drops_total", "drops",                                  \
     "Packets tail-dropped because the class queue was full (packets or bytes).")                 \
   X(aqm_drops, kCounter, "dscp_gateway_class_aqm_drops_total", "aqm_drops",                      \
-    "Packets CoDel dropped at the head of the class queue (they waited too long).")              \
+    "Non-ECN packets CoDel dropped at the head of the queue (only with dropNonEct or ecn off).") \
   X(ecn_marks, kCounter, "dscp_gateway_class_ecn_marks_total", "ecn_marks",                      \
     "ECN-capable packets CoDel marked Congestion Experienced instead of dropping them.")         \
   X(depth, kGauge, "dscp_gateway_class_queue_depth_packets", "queue_depth",                      \
