@@ -24,15 +24,8 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "dg_counters.bpf.h"
 #include "dscp_gateway_abi.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, DG_XDP_COUNTER_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} DG_XDP_MAP_COUNTERS SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -56,15 +49,6 @@ struct {
 #define DG_IPV4_CSUM_OFF 10
 #define DG_IPV4_SADDR_OFF 12
 #define DG_IPV6_SADDR_OFF 8
-
-static __always_inline void dg_count(enum dg_xdp_counter counter)
-{
-	__u32 key = counter;
-	__u64 *value = bpf_map_lookup_elem(&DG_XDP_MAP_COUNTERS, &key);
-
-	if (value)
-		*value += 1;
-}
 
 struct dg_ip_header {
 	__u32 l3_offset;
