@@ -11,8 +11,9 @@
  * codepoint, which is cleared: frames leaving a stamped veth are trusted by the guard.
  *
  * dg_stamp_guard, tc egress on the kernel leg: the trust boundary. Frames that entered
- * the node through a stamped veth (or its bridge) pass; any other frame (the node's own
- * processes, host-network pods, forwarded traffic) carrying a stamp codepoint gets DSCP 0.
+ * the node through a stamped veth (or its bridge) pass while the gateway is alive; any
+ * other frame (the node's own processes, host-network pods, forwarded traffic) carrying
+ * a stamp codepoint gets DSCP 0, and so does every stamp while the node fails open.
  *
  * Both keep ECN and never drop. They return TC_ACT_UNSPEC: the next filter on the hook
  * (a CNI's own, e.g. Cilium's on lxc*) still runs; with none the frame is accepted.
@@ -25,6 +26,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "dg_counters.bpf.h"
+#include "dg_heartbeat.bpf.h"
 #include "dscp_gateway_abi.h"
 
 struct {
@@ -165,14 +167,20 @@ int DG_STAMP_PROG_GUARD(struct __sk_buff *skb)
 	__u32 ingress_ifindex = skb->ingress_ifindex;
 	struct dg_ip_header ip;
 
-	if (ingress_ifindex &&
-	    bpf_map_lookup_elem(&DG_STAMP_MAP_TRUSTED_IFS, &ingress_ifindex))
+	int trusted = ingress_ifindex &&
+		      bpf_map_lookup_elem(&DG_STAMP_MAP_TRUSTED_IFS, &ingress_ifindex);
+
+	/*
+	 * With the gateway's heartbeat stale dg_kernel_leg fails open: the frame goes to
+	 * the uplink as it is, and a stamp would reach the fabric. Cleared: unmarked.
+	 */
+	if (trusted && !dg_heartbeat_stale())
 		return TC_ACT_UNSPEC;
 	if (dg_find_ip(skb, &ip))
 		return TC_ACT_UNSPEC;
 	if (dg_is_stamp_codepoint(dg_dscp_of(&ip))) {
 		dg_write_dscp(skb, &ip, 0);
-		dg_count(DG_XDP_STAMP_FORGERIES);
+		dg_count(trusted ? DG_XDP_STAMP_FAIL_OPEN : DG_XDP_STAMP_FORGERIES);
 	}
 	return TC_ACT_UNSPEC;
 }

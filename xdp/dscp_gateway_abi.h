@@ -158,7 +158,9 @@ static inline uint8_t dg_stamp_class(uint8_t dscp)
 	X(DG_XDP_POD_STAMP_NOT_IP, "pod_stamp_not_ip_frames",                       \
 	  "Frames on a stamped pod veth that are not IPv4 or IPv6")                \
 	X(DG_XDP_STAMP_FORGERIES, "stamp_forgeries",                                \
-	  "Frames not stamped by us carrying a stamp codepoint: DSCP set to 0")
+	  "Frames not stamped by us carrying a stamp codepoint: DSCP set to 0")    \
+	X(DG_XDP_STAMP_FAIL_OPEN, "stamp_cleared_fail_open_frames",                 \
+	  "Stamped frames set to DSCP 0: gateway heartbeat stale, node fails open")
 
 #define DG_XDP_COUNTER_ENUM_(id, name, help) id,
 enum dg_xdp_counter { DG_XDP_COUNTERS(DG_XDP_COUNTER_ENUM_) DG_XDP_COUNTER_COUNT };

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "tests/unit/frame_builder.h"
@@ -22,6 +23,12 @@ using dg::testing::FrameSpec;
 using dg::testing::FullIpv4Checksum;
 
 constexpr uint8_t kEcnCe = 3;
+
+uint64_t MonotonicNowNs() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(now.tv_nsec);
+}
 
 class StampObject {
  public:
@@ -57,6 +64,15 @@ class StampObject {
     ASSERT_EQ(bpf_map_update_elem(Map(DG_XDP_NAME(DG_STAMP_MAP_TRUSTED_IFS)), &ifindex, &trusted,
                                   BPF_ANY),
               0)
+        << ErrnoText(errno);
+  }
+
+  // The gateway's heartbeat as its control thread writes it (CLOCK_MONOTONIC ns).
+  void WriteHeartbeat(uint64_t last_beat_ns) const {
+    uint32_t key = 0;
+    dg_xdp_heartbeat heartbeat{last_beat_ns, DG_XDP_HEARTBEAT_STALE_AFTER_NS_DEFAULT};
+    ASSERT_EQ(
+        bpf_map_update_elem(Map(DG_XDP_NAME(DG_XDP_MAP_HEARTBEAT)), &key, &heartbeat, BPF_ANY), 0)
         << ErrnoText(errno);
   }
 
@@ -218,10 +234,29 @@ TEST_P(StampProgram, GuardPassesAStampFromATrustedInterface) {
   spec.tos = static_cast<uint8_t>(dg_stamp_codepoint(2) << 2);
   const uint32_t pod_veth = if_nametoindex("lo");
   programs.TrustInterface(pod_veth);
+  programs.WriteHeartbeat(MonotonicNowNs());
 
   std::vector<uint8_t> frame = BuildFrame(spec);
   EXPECT_EQ(programs.Run(kGuard, frame, pod_veth), frame);
   EXPECT_EQ(programs.Counter(DG_XDP_STAMP_FORGERIES), 0u);
+}
+
+TEST_P(StampProgram, GuardClearsATrustedStampWhileTheNodeFailsOpen) {
+  LOAD_OR_SKIP();
+  FrameSpec spec = GetParam().spec;
+  spec.tos = static_cast<uint8_t>(dg_stamp_codepoint(2) << 2 | kEcnCe);
+  const uint32_t pod_veth = if_nametoindex("lo");
+  programs.TrustInterface(pod_veth);
+  programs.WriteHeartbeat(MonotonicNowNs() - 2 * DG_XDP_HEARTBEAT_STALE_AFTER_NS_DEFAULT);
+
+  std::vector<uint8_t> out = programs.Run(kGuard, BuildFrame(spec), pod_veth);
+
+  EXPECT_EQ(TrafficClass(spec, out), kEcnCe);
+  EXPECT_EQ(programs.Counter(DG_XDP_STAMP_FAIL_OPEN), 1u);
+  EXPECT_EQ(programs.Counter(DG_XDP_STAMP_FORGERIES), 0u);
+  if (spec.ip_version == 4) {
+    EXPECT_EQ(StoredIpv4Checksum(spec, out), FullIpv4Checksum(out.data() + L3Offset(spec), 20));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
