@@ -67,14 +67,15 @@ class GatewayConfigParser {
     if (!root.IsMap()) return Error("", "expected a mapping of sections (eal, ports, ...)");
     if (auto error = CheckKeys(root, "",
                                {"eal", "ports", "shaper", "queues", "policy", "overlay", "rest",
-                                "datapath", "kubernetes", "node"})) {
+                                "datapath", "kubernetes", "node", "podEgressStamp"})) {
       return *error;
     }
     for (auto section : {&GatewayConfigParser::ParseEal, &GatewayConfigParser::ParsePorts,
                          &GatewayConfigParser::ParseShaper, &GatewayConfigParser::ParseQueues,
                          &GatewayConfigParser::ParsePolicy, &GatewayConfigParser::ParseOverlay,
                          &GatewayConfigParser::ParseRest, &GatewayConfigParser::ParseDatapath,
-                         &GatewayConfigParser::ParseKubernetes, &GatewayConfigParser::ParseNode}) {
+                         &GatewayConfigParser::ParseKubernetes, &GatewayConfigParser::ParseNode,
+                         &GatewayConfigParser::ParsePodEgressStamp}) {
       if (auto error = (this->*section)(root, config)) return *error;
     }
     return config;
@@ -320,6 +321,44 @@ class GatewayConfigParser {
       }
     }
     config.node_uplink = std::move(*uplink);
+    return std::nullopt;
+  }
+
+  // After ParseNode: the guard's default place is the attached node's kernel leg.
+  SectionError ParsePodEgressStamp(const YAML::Node& root, GatewayConfig& config) const {
+    const auto section =
+        Section(root, "podEgressStamp", {"enabled", "interfaces", "guardInterface"});
+    if (!section) return section.error();
+    if (!section->IsDefined()) return std::nullopt;
+    PodEgressStampSettings& stamp = config.pod_egress_stamp;
+    if (IsPresent((*section)["enabled"])) {
+      auto enabled = Boolean((*section)["enabled"], "podEgressStamp.enabled");
+      if (!enabled) return enabled.error();
+      stamp.enabled = *enabled;
+    }
+    const YAML::Node interfaces = (*section)["interfaces"];
+    if (IsPresent(interfaces)) {
+      if (!interfaces.IsSequence() || interfaces.size() == 0) {
+        return Error("podEgressStamp.interfaces",
+                     "expected a non-empty list of interface name patterns (\"veth*\")");
+      }
+      stamp.interfaces.clear();
+      for (size_t index = 0; index < interfaces.size(); ++index) {
+        auto pattern = String(interfaces[index], IndexPath("podEgressStamp.interfaces", index));
+        if (!pattern) return pattern.error();
+        stamp.interfaces.push_back(std::move(*pattern));
+      }
+    }
+    if (IsPresent((*section)["guardInterface"])) {
+      auto guard = String((*section)["guardInterface"], "podEgressStamp.guardInterface");
+      if (!guard) return guard.error();
+      stamp.guard_interface = std::move(*guard);
+    }
+    if (stamp.enabled && stamp.guard_interface.empty() && config.node_uplink.empty()) {
+      return Error("podEgressStamp.guardInterface",
+                   "required without node.uplink: the interface the node's kernel sends "
+                   "egress through (without the guard any process could forge a class)");
+    }
     return std::nullopt;
   }
 

@@ -55,6 +55,20 @@ std::string_view DatapathModeName(DatapathMode mode);
 Result<DatapathMode> ParseDatapathMode(std::string_view text, const std::string& source,
                                        const std::string& key);
 
+// `podEgressStamp`: classify masqueraded pod egress by its pod (docs/architecture.md,
+// "Masqueraded egress"). Off by default: it rewrites the DSCP pods see on traffic that
+// stays in the node (to a pool-3 codepoint) and needs the guard on the kernel leg, which
+// only a gateway on an attached node (or with guardInterface) can place.
+struct PodEgressStampSettings {
+  bool enabled = false;
+  // Host-side pod veths get the stamp program as they appear (fnmatch patterns); the CNIs'
+  // usual prefixes: bridge/ptp plugins, Calico, Cilium, GKE, Azure.
+  std::vector<std::string> interfaces = {"veth*", "cali*", "lxc*", "gke*", "azv*"};
+  // Where the guard goes: the interface the node's kernel sends egress through. Empty: the
+  // kernel leg of `node attach` (dgw-kernel); required without node.uplink.
+  std::string guard_interface;
+};
+
 struct GatewayConfig {
   std::vector<std::string> eal_args;        // passed to rte_eal_init after argv[0]
   std::string kernel_port = "net_af_xdp0";  // DPDK device name of the kernel-facing leg
@@ -87,6 +101,8 @@ struct GatewayConfig {
   std::string node_uplink;
   // Where `node attach` keeps its journal (`node.stateFile`; `node attach --state-file`).
   std::string node_state_file = kDefaultNodeStateFile;
+
+  PodEgressStampSettings pod_egress_stamp;
 
   std::string source;  // the file this came from, for messages
 };

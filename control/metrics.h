@@ -58,7 +58,11 @@
   X(pcp_marked, kCounter, "dscp_gateway_worker_pcp_marked_total", "pcp_marked",                  \
     "VLAN-tagged frames whose outer tag's 802.1p priority (PCP) was rewritten")                  \
   X(observe_forwarded, kCounter, "dscp_gateway_worker_observe_forwarded_total",                  \
-    "observe_forwarded", "frames forwarded unchanged and unshaped (datapath.mode observe)")
+    "observe_forwarded", "frames forwarded unchanged and unshaped (datapath.mode observe)")      \
+  X(stamp_classified, kCounter, "dscp_gateway_worker_stamp_classified_total",                    \
+    "pod_stamp.classified", "non-pod frames classified by their pod's stamp (podEgressStamp)")   \
+  X(stamp_unknown_class, kCounter, "dscp_gateway_worker_stamp_unknown_class_total",              \
+    "pod_stamp.unknown_class", "non-pod frames with a stamp codepoint of no class")
 
 // PMD port counters (PortStatistics), label port: JSON ports.<port>.<key>.
 #define DG_PORT_METRICS(X)                                                    \
@@ -163,7 +167,13 @@
     "1 while datapath.mode is observe: classified and counted, forwarded unchanged and unshaped.") \
   X(config_reload_errors, kCounter, "dscp_gateway_config_reload_errors_total",                     \
     "config.reload_errors",                                                                        \
-    "Gateway config re-reads (for datapath.mode) rejected; the running mode stayed.")
+    "Gateway config re-reads (for datapath.mode) rejected; the running mode stayed.")              \
+  X(pod_stamp_interfaces, kGauge, "dscp_gateway_pod_stamp_interfaces", "pod_stamp.interfaces",     \
+    "Pod veths carrying the pod-stamp program (podEgressStamp).")                                  \
+  X(pod_stamp_attach_failures, kCounter, "dscp_gateway_pod_stamp_attach_failures_total",           \
+    "pod_stamp.attach_failures", "Failed attempts to attach the pod-stamp program to a veth.")     \
+  X(pod_stamp_entries, kGauge, "dscp_gateway_pod_stamp_entries", "pod_stamp.entries",              \
+    "Pod addresses in the pod-stamp map.")
 
 // REST refusals (RestServerStats), label reason: JSON rest.rejected.<reason>.
 #define DG_REST_METRICS(X)                                                   \

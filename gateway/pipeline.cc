@@ -24,6 +24,27 @@ inline void PrefetchHeaders(const rte_mbuf* mbuf) {
   rte_prefetch0(data + RTE_CACHE_LINE_SIZE);
 }
 
+// podEgressStamp: a non-pod frame whose DSCP is a stamp codepoint (written by the node's
+// dg_pod_stamp before NAT; the guard clears forged ones) takes that class. Off the pod
+// path: only frames of unknown source get here.
+bool StampedClass(const PolicySnapshot& policy, const rte_mbuf* mbuf, const ParsedPacket& packet,
+                  WorkerCounters& counters, uint8_t* class_id) {
+  uint8_t header_copy[kIpMarkSpan];
+  const auto* ip_header = static_cast<const uint8_t*>(
+      rte_pktmbuf_read(mbuf, packet.l3_offset, kIpMarkSpan, header_copy));
+  if (ip_header == nullptr) return false;
+  const uint8_t dscp = IpDscp(ip_header, packet.ip_version);
+  if (!dg_is_stamp_codepoint(dscp)) return false;
+  const uint8_t stamped_class = dg_stamp_class(dscp);
+  if (stamped_class >= policy.stamp_class_count) {
+    counters.stamp_unknown_class.Increment();
+    return false;
+  }
+  counters.stamp_classified.Increment();
+  *class_id = stamped_class;
+  return true;
+}
+
 // One lookup-sized chunk of a burst.
 uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
                        rte_mbuf* const* packets, uint16_t count, uint8_t* class_ids,
@@ -81,14 +102,20 @@ uint16_t ClassifyChunk(PipelineContext& context, const PolicySnapshot& policy,
       continue;
     }
     const uint32_t namespace_id = namespace_ids[i];
+    uint8_t class_id;
     if (namespace_id == DG_NAMESPACE_NONE) {
-      // Not a pod of ours (the node itself, host-network pods): forwarded unchanged.
+      // Not a pod of ours (the node itself, host-network pods): forwarded unchanged,
+      // unless it is a pod's masqueraded egress carrying its class's stamp.
       ++unknown_sources;
       class_ids[i] = static_cast<uint8_t>(policy.default_class);
-      continue;
+      if (likely(policy.stamp_class_count == 0) ||
+          !StampedClass(policy, packets[i], packet, counters, &class_id)) {
+        continue;
+      }
+    } else {
+      // The pod's own class (allowed annotation, Volcano offline) or its namespace's.
+      class_id = policy.ClassOf(namespace_id);
     }
-    // The pod's own class (allowed annotation, Volcano offline) or its namespace's.
-    const uint8_t class_id = policy.ClassOf(namespace_id);
     class_ids[i] = class_id;
     rte_mbuf* mbuf = packets[i];
     uint8_t* frame = rte_pktmbuf_mtod(mbuf, uint8_t*);

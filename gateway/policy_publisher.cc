@@ -39,6 +39,12 @@ void PolicyPublisher::SetDatapathMode(DatapathMode mode) {
   Publish();
 }
 
+void PolicyPublisher::SetPodStampsTrusted(bool trusted) {
+  if (trusted == pod_stamps_trusted_) return;
+  pod_stamps_trusted_ = trusted;
+  Publish();
+}
+
 void PolicyPublisher::SetNamespaceLabelClasses(
     std::map<std::string, std::string> class_name_by_namespace) {
   label_classes_ = std::move(class_name_by_namespace);
@@ -93,6 +99,8 @@ void PolicyPublisher::Publish() {
   snapshot->generation = ++generation_;
   snapshot->default_class = policy_.default_class;
   snapshot->observe_only = mode_ == DatapathMode::kObserve;
+  snapshot->stamp_class_count =
+      pod_stamps_trusted_ ? static_cast<uint32_t>(policy_.classes.size()) : 0;
   std::fill(std::begin(snapshot->class_pcp), std::end(snapshot->class_pcp), kNoPcp);
   for (uint32_t c = 0; c < policy_.classes.size(); ++c) {
     snapshot->class_dscp[c] = policy_.classes[c].dscp;

@@ -38,6 +38,8 @@ class PolicyPublisher {
   // Enforce or observe; published with the policy so a worker sees both change together.
   void SetDatapathMode(DatapathMode mode);
   DatapathMode datapath_mode() const { return mode_; }
+  // podEgressStamp.enabled: workers trust stamp codepoints on non-pod sources.
+  void SetPodStampsTrusted(bool trusted);
 
   // Classes named by a namespace label (Kubernetes); PriorityPolicy::ClassForNamespace
   // decides how they rank against the policy's own entries.
@@ -67,6 +69,7 @@ class PolicyPublisher {
   rte_rcu_qsbr* qsbr_;
   PriorityPolicy policy_;
   DatapathMode mode_ = kDefaultDatapathMode;
+  bool pod_stamps_trusted_ = false;
   uint64_t generation_ = 0;
   std::vector<std::string> names_;  // index = id; id 0 is DG_NAMESPACE_NONE
   std::unordered_map<std::string, uint32_t> ids_;

@@ -15,6 +15,9 @@ namespace dg {
 // Namespaces beyond DG_MAX_NAMESPACES share this id; it follows the default class.
 inline constexpr uint32_t kOverflowNamespaceId = DG_MAX_NAMESPACES - 1;
 
+// Every class has a stamp codepoint (dg_stamp_codepoint).
+static_assert(DG_MAX_CLASSES <= DG_STAMP_CLASS_LIMIT);
+
 // Per-pod override slots (control/pod_overrides.h): slot 0 is "none".
 inline constexpr uint32_t kPodSlotCount = PodOverrideSlots::kSlotCount;
 // class_of_pod_slot for a pod that keeps its namespace's class.
@@ -47,6 +50,9 @@ struct alignas(64) PolicySnapshot {
   uint32_t default_class = 0;
   // datapath.mode observe: classify and count, forward unchanged and unshaped.
   bool observe_only = false;
+  // podEgressStamp: classes [0, this) may be taken from a stamp codepoint on frames whose
+  // source is not a pod (masqueraded pod egress); 0: stamps are not trusted.
+  uint32_t stamp_class_count = 0;
   uint8_t class_dscp[DG_MAX_CLASSES] = {};
   uint8_t class_pcp[DG_MAX_CLASSES] = {};  // kNoPcp: leave the VLAN priority alone
   uint64_t class_ceiling_bps[DG_MAX_CLASSES] = {};

@@ -22,6 +22,7 @@
 #include "control/metric_snapshot.h"
 #include "gateway/attached_node.h"
 #include "gateway/datapath.h"
+#include "gateway/pod_stamp_reconciler.h"
 #include "gateway/port.h"
 #include "gateway/worker.h"
 #include "k8s-sync/cluster_access.h"
@@ -87,6 +88,7 @@ int RunGateway(const GatewayConfig& written_config, const PolicyInputs& inputs) 
       BuildDatapath(inputs, config.vxlan_ports, config.geneve_ports, config.pod_table_size);
   if (!datapath) return Fail(datapath.error().Message());
   (*datapath)->publisher->SetDatapathMode(config.datapath_mode);
+  (*datapath)->publisher->SetPodStampsTrusted(config.pod_egress_stamp.enabled);
   rte_mempool* pool =
       rte_pktmbuf_pool_create("dg_mbufs", config.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                               static_cast<int>(rte_lcore_to_socket_id(worker_lcore)));
@@ -141,6 +143,18 @@ int RunGateway(const GatewayConfig& written_config, const PolicyInputs& inputs) 
   }
   if (handover) {
     handover->Serve(io, control_plane, [&datapath_tables] { return datapath_tables.Heartbeat(); });
+  }
+  // After the control plane (its metric sources), before the io_context stops being run.
+  std::unique_ptr<PodStampReconciler> pod_stamp;
+  if (config.pod_egress_stamp.enabled) {
+    const std::string guard_interface = !config.pod_egress_stamp.guard_interface.empty()
+                                            ? config.pod_egress_stamp.guard_interface
+                                            : xdp::NodeLegs{}.kernel_leg;
+    auto started =
+        PodStampReconciler::Start(config.pod_egress_stamp, guard_interface, datapath_tables);
+    if (!started) return Fail(config.source + ": podEgressStamp: " + started.error().Message());
+    pod_stamp = std::move(*started);
+    pod_stamp->Serve(io, control_plane);
   }
   auto rest_endpoint = control_plane.Start();
   if (!rest_endpoint) return Fail(config.source + ": " + rest_endpoint.error().Message());

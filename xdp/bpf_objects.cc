@@ -126,7 +126,10 @@ std::string_view AttachModeName(AttachMode mode) {
 }
 
 EnvResult<std::string> ObjectPath(NodeProgram program) {
-  const char* object = FilesOf(program).object;
+  return ObjectFilePath(FilesOf(program).object);
+}
+
+EnvResult<std::string> ObjectFilePath(const char* object) {
   std::vector<std::string> directories;
   if (const char* override_dir = std::getenv("DSCP_GATEWAY_BPF_DIR")) {
     directories.push_back(override_dir);
@@ -152,8 +155,12 @@ EnvResult<std::string> ObjectPath(NodeProgram program) {
 }
 
 EnvResult<BpfObjectPtr> LoadObject(NodeProgram program, PinMaps pin_maps) {
+  return LoadObjectFile(FilesOf(program).object, pin_maps);
+}
+
+EnvResult<BpfObjectPtr> LoadObjectFile(const char* object_file, PinMaps pin_maps) {
   RouteLibbpfLogs();
-  auto path = ObjectPath(program);
+  auto path = ObjectFilePath(object_file);
   if (!path) return path.error();
   bpf_object_open_opts options{};
   options.sz = sizeof(options);
@@ -179,7 +186,10 @@ EnvResult<BpfObjectPtr> LoadObject(NodeProgram program, PinMaps pin_maps) {
 }
 
 EnvResult<int> ProgramFd(bpf_object* object, NodeProgram program) {
-  const char* name = FilesOf(program).program;
+  return ProgramFdByName(object, FilesOf(program).program);
+}
+
+EnvResult<int> ProgramFdByName(bpf_object* object, const char* name) {
   bpf_program* found = bpf_object__find_program_by_name(object, name);
   if (found == nullptr) {
     return EnvironmentError{std::string("find BPF program ") + name, "not in the object"};

@@ -46,8 +46,13 @@ enum class PinMaps { kYes, kNo };  // kNo: private maps, for tests with no inter
 // Opens and loads one object; with PinMaps::kYes its shared maps are reused from (or
 // pinned to) kPinRoot.
 EnvResult<BpfObjectPtr> LoadObject(NodeProgram program, PinMaps pin_maps);
+// The same for an object file that is not one of the node's three (DG_STAMP_OBJECT),
+// found where ObjectPath looks.
+EnvResult<BpfObjectPtr> LoadObjectFile(const char* object_file, PinMaps pin_maps);
+EnvResult<std::string> ObjectFilePath(const char* object_file);
 // The object's only program's fd (owned by the object).
 EnvResult<int> ProgramFd(bpf_object* object, NodeProgram program);
+EnvResult<int> ProgramFdByName(bpf_object* object, const char* program_name);
 EnvResult<int> MapFd(bpf_object* object, const char* map_name);
 
 std::string ErrnoText(int error);  // strerror for a positive or negative errno

@@ -9,32 +9,8 @@
  * would be aborted. The last bpf_redirect_map() call wins, so trying the socket
  * and then the uplink (bpf_redirect) is race-free.
  */
+#include "dg_heartbeat.bpf.h"
 #include "dg_xdp_maps.bpf.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct dg_xdp_heartbeat);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} DG_XDP_MAP_HEARTBEAT SEC(".maps");
-
-/* A gateway that is alive but hung keeps its sockets bound. */
-static __always_inline int dg_heartbeat_stale(void)
-{
-	__u32 key = 0;
-	struct dg_xdp_heartbeat *heartbeat;
-	__s64 age;
-
-	heartbeat = bpf_map_lookup_elem(&DG_XDP_MAP_HEARTBEAT, &key);
-	if (!heartbeat)
-		return 1;
-	if (!heartbeat->stale_after_ns)
-		return 0;
-	/* Signed: a beat written just after this program read the clock is fresh. */
-	age = (__s64)(bpf_ktime_get_ns() - heartbeat->last_beat_ns);
-	return age > (__s64)heartbeat->stale_after_ns;
-}
 
 SEC("xdp")
 int DG_XDP_PROG_KERNEL_LEG(struct xdp_md *ctx)

@@ -11,15 +11,8 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include "dg_counters.bpf.h"
 #include "dscp_gateway_abi.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, DG_XDP_COUNTER_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} DG_XDP_MAP_COUNTERS SEC(".maps");
 
 /* One socket per rx queue; unpinned: the PMD fills the instance it loaded. */
 struct {
@@ -28,15 +21,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } DG_XDP_MAP_SOCKETS SEC(".maps");
-
-static __always_inline void dg_count(enum dg_xdp_counter counter)
-{
-	__u32 key = counter;
-	__u64 *value = bpf_map_lookup_elem(&DG_XDP_MAP_COUNTERS, &key);
-
-	if (value)
-		*value += 1;
-}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

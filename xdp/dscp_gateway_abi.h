@@ -98,7 +98,42 @@ struct dg_xdp_heartbeat {
 };
 
 /*
- * Per-CPU counters of both programs, one array. X(enum, metric name, help):
+ * Masqueraded pod egress (xdp/dg_pod_stamp.bpf.c, docs/architecture.md "Masqueraded
+ * egress"): before the node's NAT replaces a pod's source address, tc on the pod's
+ * host-side veth writes the pod's class into DSCP as a codepoint of RFC 2474 pool 3
+ * (xxxx01, experimental or local use), which no class's real DSCP can be. The gateway
+ * trusts it only on frames whose source is not a pod, and rewrites it to the class's DSCP.
+ */
+#define DG_STAMP_CLASS_LIMIT 16 /* 4 bits of class id in the codepoint */
+
+static inline uint8_t dg_stamp_codepoint(uint8_t class_id)
+{
+	return (uint8_t)((class_id << 2) | 1);
+}
+
+static inline int dg_is_stamp_codepoint(uint8_t dscp)
+{
+	return (dscp & 3) == 1;
+}
+
+/* Only meaningful when dg_is_stamp_codepoint(dscp). */
+static inline uint8_t dg_stamp_class(uint8_t dscp)
+{
+	return (uint8_t)((dscp >> 2) & 0xf);
+}
+
+/* Pinned next to the XDP maps; the gateway's reconciler fills both. */
+#define DG_STAMP_MAP_PODS dg_pod_stamps       /* hash, struct dg_pod_key -> __u8 codepoint */
+#define DG_STAMP_MAP_TRUSTED_IFS dg_stamp_ifs /* hash, __u32 ifindex -> __u8 (1) */
+#define DG_STAMP_MAX_PODS 65536
+#define DG_STAMP_MAX_IFS 4096
+
+#define DG_STAMP_PROG_STAMP dg_pod_stamp /* tc ingress, pod host-side veths */
+#define DG_STAMP_PROG_GUARD dg_stamp_guard /* tc egress, the node's kernel leg */
+#define DG_STAMP_OBJECT "dg_pod_stamp.bpf.o"
+
+/*
+ * Per-CPU counters of the node's programs, one array. X(enum, metric name, help):
  * rendered as dscp_gateway_xdp_<name>_total.
  */
 #define DG_XDP_COUNTERS(X)                                                          \
@@ -115,7 +150,17 @@ struct dg_xdp_heartbeat {
 	X(DG_XDP_BYPASS_TO_GATEWAY, "bypass_to_gateway_frames",                     \
 	  "Uplink frames sent to the gateway's uplink socket: kernel leg not set") \
 	X(DG_XDP_BYPASS_UNAVAILABLE, "bypass_unavailable_frames",                   \
-	  "Uplink frames passed to the uplink's stack: no kernel leg, no socket")
+	  "Uplink frames passed to the uplink's stack: no kernel leg, no socket")  \
+	X(DG_XDP_POD_STAMPED, "pod_stamped_frames",                                 \
+	  "Pod frames whose DSCP got their class's stamp codepoint (pod veths)")   \
+	X(DG_XDP_POD_STAMP_NOT_POD, "pod_stamp_not_pod_frames",                     \
+	  "IP frames on a stamped pod veth from an address not in the stamp map")  \
+	X(DG_XDP_POD_STAMP_NOT_IP, "pod_stamp_not_ip_frames",                       \
+	  "Frames on a stamped pod veth that are not IPv4 or IPv6")                \
+	X(DG_XDP_STAMP_FORGERIES, "stamp_forgeries",                                \
+	  "Frames not stamped by us carrying a stamp codepoint: DSCP set to 0")    \
+	X(DG_XDP_STAMP_FAIL_OPEN, "stamp_cleared_fail_open_frames",                 \
+	  "Stamped frames set to DSCP 0: gateway heartbeat stale, node fails open")
 
 #define DG_XDP_COUNTER_ENUM_(id, name, help) id,
 enum dg_xdp_counter { DG_XDP_COUNTERS(DG_XDP_COUNTER_ENUM_) DG_XDP_COUNTER_COUNT };

@@ -99,6 +99,7 @@ from .policies import FIFO_POLICY, FLOOR_POLICY, PCP_POLICY, PRIORITY_POLICY, wi
 
 POD_HI_IP, POD_HI_GW = "10.201.1.2", "10.201.1.1"
 POD_LO_IP, POD_LO_GW = "10.201.2.2", "10.201.2.1"
+POD_HI_NET, POD_LO_NET = "10.201.1.0/24", "10.201.2.0/24"
 NODE_UP_IP, REMOTE_IP = "10.201.9.1", "10.201.9.2"
 NODE_UP_IP6, REMOTE_IP6 = "fd00:201:9::1", "fd00:201:9::2"
 EXTRA_TABLE, EXTRA_ROUTE = "100", "10.201.99.0/24"  # a route outside the main table, as nodes have
@@ -261,7 +262,18 @@ class VirtualNode(NetnsHarness):
                     # The REST port lives on the forwarder namespace's own loopback, so a
                     # fixed port cannot clash with another run.
                     f"rest: {{listen: 127.0.0.1:{REST_PORT}}}\n")
+            # podEgressStamp on the pods' host-side veths (set pod_egress_stamp = True).
+            if getattr(self, "pod_egress_stamp", False):
+                guard = "" if self.plumbing == "attach" else f", guardInterface: {UPLINK}"
+                f.write(f"podEgressStamp: {{enabled: true, interfaces: [vhi, vlo]{guard}}}\n")
         return cfg
+
+    def masquerade_pods(self) -> None:
+        """The node SNATs its pods' traffic to the remote to its own address, as most clusters
+        do for destinations outside the cluster (iptables MASQUERADE)."""
+        for subnet in (POD_HI_NET, POD_LO_NET):
+            self.sh(["iptables", "-t", "nat", "-A", "POSTROUTING", "-s", subnet, "-d", REMOTE_IP,
+                     "-j", "MASQUERADE"], role="node")
 
     def release_legs_for_gateway(self) -> None:
         """Legacy plumbing: net_af_xdp attaches only where no program is. (With attach the

@@ -53,11 +53,11 @@ def check(ok: bool, what: str, detail: str = "") -> bool:
 
 # ------------------------------------------------------------------------- probes
 class DscpCapture:
-    """tshark on the remote's eth0: the DSCP of every IPv4 packet from pod-hi."""
+    """tshark on the remote's eth0: the DSCP of every IPv4 packet from `source` (pod-hi)."""
 
-    def __init__(self, node: VirtualNode, name: str):
+    def __init__(self, node: VirtualNode, name: str, source: str = POD_HI_IP):
         self.node, self.name = node, name
-        self.proc = node.spawn(["tshark", "-i", "eth0", "-n", "-l", "-f", f"ip src {POD_HI_IP}",
+        self.proc = node.spawn(["tshark", "-i", "eth0", "-n", "-l", "-f", f"ip src {source}",
                                 "-T", "fields", "-e", "ip.dsfield.dscp"], "remote", name,
                                stop_signal=signal.SIGINT)
         deadline = time.monotonic() + 20
