@@ -3,10 +3,11 @@
 #include <rte_common.h>
 #include <rte_malloc.h>
 #include <rte_memory.h>
-#include <rte_rcu_qsbr.h>
 
 #include <algorithm>
 #include <bit>
+
+#include "gateway/rcu_wait.h"
 
 namespace dg {
 namespace {
@@ -139,7 +140,7 @@ bool Ipv4PodTable::Rebuild(uint32_t slot_count) {
   }
   store_.store(fresh, std::memory_order_release);
   // Workers may still read the old array until each has passed a quiescent state.
-  rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+  WaitForQuiescentReaders(qsbr_);
   FreeStore(old_store);
   return true;
 }

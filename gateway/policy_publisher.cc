@@ -1,10 +1,10 @@
 #include "gateway/policy_publisher.h"
 
-#include <rte_rcu_qsbr.h>
-
 #include <algorithm>
 #include <iterator>
 #include <memory>
+
+#include "gateway/rcu_wait.h"
 
 namespace dg {
 
@@ -123,11 +123,8 @@ void PolicyPublisher::Publish() {
   }
   pod_slots_changed_ = false;
   const PolicySnapshot* previous = current_.exchange(snapshot.release(), std::memory_order_acq_rel);
-  // Workers may still hold `previous` until they next pass a quiescent state. This is
-  // rte_rcu_qsbr_synchronize() spelled out: start + check are inline (rte_rcu_qsbr.h), so
-  // ThreadSanitizer sees the acquire that orders a worker's last read before the delete;
-  // inside the uninstrumented librte_rcu it reports that delete as a race.
-  if (qsbr_ != nullptr) rte_rcu_qsbr_check(qsbr_, rte_rcu_qsbr_start(qsbr_), true);
+  // Workers may still hold `previous` until they next pass a quiescent state.
+  if (qsbr_ != nullptr) WaitForQuiescentReaders(qsbr_);
   delete previous;
 }
 

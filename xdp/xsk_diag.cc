@@ -1,5 +1,6 @@
 // Counting bound AF_XDP sockets through sock_diag (linux/xdp_diag.h): the only view from
 // outside the owning process, since an xskmap's slots cannot be read from user space.
+#include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
@@ -35,16 +36,18 @@ EnvResult<std::optional<uint32_t>> CountXskSocketsBound(unsigned ifindex) {
     ssize_t received = recv(diag.get(), buffer.data(), buffer.size(), 0);
     if (received < 0) return EnvironmentError{operation, ErrnoText(errno)};
     int remaining = static_cast<int>(received);
-    for (auto* header = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(header, remaining);
-         header = NLMSG_NEXT(header, remaining)) {
+    // libmnl's walk, not NLMSG_OK: the kernel macro compares the unsigned nlmsg_len with an
+    // int, which clang's -Wsign-compare rejects in the sanitizer build.
+    for (auto* header = reinterpret_cast<nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(header, remaining);
+         header = mnl_nlmsg_next(header, &remaining)) {
       if (header->nlmsg_type == NLMSG_DONE) return std::optional<uint32_t>(bound);
       if (header->nlmsg_type == NLMSG_ERROR) {
-        const auto* error = static_cast<const nlmsgerr*>(NLMSG_DATA(header));
+        const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(header));
         // No handler for AF_XDP registered: the kernel was built without xsk_diag.
         if (error->error == -ENOENT) return std::optional<uint32_t>();
         return EnvironmentError{operation, ErrnoText(error->error)};
       }
-      const auto* socket_message = static_cast<const xdp_diag_msg*>(NLMSG_DATA(header));
+      const auto* socket_message = static_cast<const xdp_diag_msg*>(mnl_nlmsg_get_payload(header));
       int attributes_length =
           static_cast<int>(header->nlmsg_len - NLMSG_LENGTH(sizeof(*socket_message)));
       for (auto* attribute =

@@ -15,7 +15,6 @@ constexpr uint8_t kClass = 2;
 constexpr uint8_t kEct0 = 0x02;
 constexpr uint8_t kCe = 0x03;
 // Defaults (control/queue_settings.h) on the fixture's 1 GHz clock.
-constexpr uint64_t kTarget = 500 * kMicrosecond;
 constexpr uint64_t kInterval = 10 * kMillisecond;
 
 PolicySnapshot SnapshotWithQueue(uint32_t class_id, const ClassQueueSettings& settings) {
