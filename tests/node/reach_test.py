@@ -20,8 +20,8 @@ One case per run (--case), one behaviour each:
 
 A traffic phase during which the node failed open past the gateway (its 250 ms heartbeat
 stale: a host loaded far beyond its 2 cores) is repeated once; if it fails open again, that
-is a failure of its own, named as such. Each case is bounded (--timeout, SIGALRM runs the
-cleanup) and removes its namespaces also on failure. Exit 0 pass, 1 fail, 77 skip (not root).
+is a failure of its own, named as such. The harness (bounds, cleanup, exit codes) is
+node_case.py's.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ import sys
 import time
 from typing import Callable, TypeVar
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO_ROOT, "perf"))  # the netns package, shared with perf/
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import node_case  # noqa: E402  (puts perf/ on the path for netns)
+from node_case import check  # noqa: E402
 import netns  # noqa: E402
-from netns import experiment  # noqa: E402
 from netns.calls import http_request  # noqa: E402
 from netns.common import write_atomically  # noqa: E402
 from netns.vlan_path import (VLAN_ID, VLAN_REMOTE_IP, VLAN_SENT_DEI, add_tagged_path,  # noqa: E402
@@ -54,15 +54,6 @@ PROBE_PORT = 9999  # nothing listens: the remote's capture is the receiver
 MODE_SWITCH_TIMEOUT_S = 5.0
 PHASE_ATTEMPTS = 2
 T = TypeVar("T")
-
-results: list[tuple[str, str]] = []
-
-
-def check(ok: bool, what: str, detail: str = "") -> bool:
-    results.append(("PASS" if ok else "FAIL", what))
-    print(f"{'PASS' if ok else 'FAIL'} {what}" + (f": {detail}" if detail else ""), flush=True)
-    return ok
-
 
 # ------------------------------------------------------------------------- probes
 class Capture:
@@ -345,44 +336,12 @@ CASES = {"observe": case_observe, "observe_unshaped": case_observe_unshaped, "pc
 SHAPER_MBIT = {"observe_unshaped": 20}  # low enough for the forwarder to exceed it on a busy host
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--case", choices=sorted(CASES), required=True)
-    ap.add_argument("--gateway-binary", default=os.path.join(REPO_ROOT, "build", "gateway", "dscp-gateway"))
-    ap.add_argument("--dscpctl", default=os.path.join(REPO_ROOT, "build", "control", "dscpctl"))
-    ap.add_argument("--vlan-push-object", default=os.path.join(REPO_ROOT, "build", "tests", "node", "vlan_push.bpf.o"))
-    ap.add_argument("--timeout", type=int, default=55, help="seconds for the whole case, cleanup included")
-    args = ap.parse_args()
-    if os.geteuid() != 0:
-        print("SKIP: needs root (network namespaces, AF_XDP, hugepages)")
-        return 77
-    options = experiment.parse_args(["--plumbing", "attach", "--gateway-binary", args.gateway_binary,
-                                     "--prefix", netns.free_prefix("rv"),
-                                     "--shaper-mbit", str(SHAPER_MBIT.get(args.case, 200))])
-    netns.install_signal_handlers()
-    signal.alarm(args.timeout)
-    node = None
-    try:
-        experiment.preflight(options)
-        node = VirtualNode(options)
-        node.build()
-        CASES[args.case](node, args)
-    except netns.Interrupted as e:
-        check(False, f"{args.case} finished within {args.timeout} s", f"interrupted by {e}")
-    except Exception as e:  # anything unexpected is a failure with a message, not a crash
-        check(False, f"{args.case} ran", f"{type(e).__name__}: {e}")
-        if node is not None:
-            node.failed = True
-    finally:
-        signal.alarm(0)
-        if node is not None:
-            netns.ignore_signals()
-            node.teardown()
-    failed = sum(1 for r in results if r[0] == "FAIL")
-    passed = sum(1 for r in results if r[0] == "PASS")
-    print(f"{passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--dscpctl", default=os.path.join(node_case.REPO_ROOT, "build", "control", "dscpctl"))
+    ap.add_argument("--vlan-push-object",
+                    default=os.path.join(node_case.REPO_ROOT, "build", "tests", "node", "vlan_push.bpf.o"))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(node_case.run(__doc__.splitlines()[0], CASES, "rv", default_timeout=55, add_arguments=add_arguments,
+                           shaper_mbit=lambda case: SHAPER_MBIT.get(case, 200)))

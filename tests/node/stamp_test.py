@@ -7,18 +7,20 @@ pods' class travels in the stamp the tc program on vhi/vlo writes before NAT.
               still marked 8; (c) the node's own datagrams, plain and with a stamp codepoint
               (TOS 0x04 = class 0's), arrive with DSCP 0; the counters moved.
 
-The harness (namespaces, cleanup, SIGALRM bound, exit codes) is traffic_test.py's.
+The harness (namespaces, cleanup, SIGALRM bound, exit codes) is node_case.py's.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import traffic_test  # noqa: E402
-from traffic_test import CRITICAL_DSCP, DscpCapture, check, ping_works, tcp_works  # noqa: E402
+import node_case  # noqa: E402  (puts perf/ on the path for netns)
+from node_case import check  # noqa: E402
+from traffic_test import CRITICAL_DSCP, DscpCapture, ping_works, tcp_works  # noqa: E402
 from netns.virtual_node import NODE_UP_IP, REMOTE_IP, VirtualNode  # noqa: E402
 
 SCAVENGER_DSCP = 8  # PRIORITY_POLICY: batch-jobs (pod-lo) is scavenger, CS1
@@ -44,7 +46,7 @@ def dscp_summary(dscp: list[int]) -> str:
     return f"{len(dscp)} frames, DSCP values {sorted(set(dscp))}"
 
 
-def case_masquerade(node: VirtualNode) -> None:
+def case_masquerade(node: VirtualNode, _args: argparse.Namespace) -> None:
     node.masquerade_pods()
     node.pod_egress_stamp = True
     gateway = node.start_forwarder("priority", "gateway")
@@ -84,10 +86,5 @@ def case_masquerade(node: VirtualNode) -> None:
     check("dg_pod_stamp" not in filters, "after the gateway's exit no stamp filter is left", filters.strip())
 
 
-traffic_test.CASES["masquerade"] = case_masquerade
-# This test's namespaces start with "st", apart from traffic_test's "dgn".
-_free_prefix = traffic_test.netns.free_prefix
-traffic_test.netns.free_prefix = lambda base: _free_prefix("st")
-
 if __name__ == "__main__":
-    sys.exit(traffic_test.main())
+    sys.exit(node_case.run(__doc__.splitlines()[0], {"masquerade": case_masquerade}, "st", default_timeout=100))

@@ -14,11 +14,7 @@ One case per run (--case), one behaviour each:
               (attached, ping and TCP work).
   ingress     frames remote -> pod-hi arrive while the gateway's uplink RX counter
               (/v1/stats) stays flat: the uplink's XDP program bypasses the gateway.
-Checks that depend on `run` taking `node: {uplink}` (the lead's "gateway: run on an attached
-node") are reported SKIP with the reason until that change is in the tree.
-
-Each case is bounded (--timeout, SIGALRM runs the cleanup) and removes its namespaces also
-on failure. Exit 0 pass, 1 fail, 77 skip (not root).
+The harness (bounds, cleanup, exit codes) is node_case.py's.
 """
 
 from __future__ import annotations
@@ -31,25 +27,16 @@ import subprocess
 import sys
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO_ROOT, "perf"))  # the netns package, shared with perf/
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import node_case  # noqa: E402  (puts perf/ on the path for netns)
+from node_case import check  # noqa: E402
 import netns  # noqa: E402
-from netns import experiment  # noqa: E402
 from netns.iperf import iperf_json  # noqa: E402
 from netns.virtual_node import POD_HI_IP, REMOTE_IP, TCP_PORT, VirtualNode  # noqa: E402
 
 CRITICAL_DSCP = 46  # PRIORITY_POLICY: ray-training (pod-hi) is critical, EF
 MAX_GAP_S = 1.0
 INTERVAL_S = 0.1
-
-results: list[tuple[str, str, str]] = []  # (PASS|FAIL, check, detail)
-
-
-def check(ok: bool, what: str, detail: str = "") -> bool:
-    results.append(("PASS" if ok else "FAIL", what, detail))
-    print(f"{'PASS' if ok else 'FAIL'} {what}" + (f": {detail}" if detail else ""), flush=True)
-    return ok
-
 
 # ------------------------------------------------------------------------- probes
 class DscpCapture:
@@ -136,7 +123,7 @@ def finish_flow(node: VirtualNode, flow: tuple[subprocess.Popen, subprocess.Pope
 
 
 # -------------------------------------------------------------------------- cases
-def case_fail_open(node: VirtualNode) -> None:
+def case_fail_open(node: VirtualNode, _args: argparse.Namespace) -> None:
     capture = DscpCapture(node, "dscp-no-gateway")
     check(ping_works(node), "no gateway: ping pod-hi -> remote (fail-open)")
     check(tcp_works(node, "no-gateway"), "no gateway: TCP pod-hi -> remote (fail-open)")
@@ -155,7 +142,7 @@ def case_fail_open(node: VirtualNode) -> None:
     node.stop_forwarder(gateway)
 
 
-def case_sigkill(node: VirtualNode) -> None:
+def case_sigkill(node: VirtualNode, _args: argparse.Namespace) -> None:
     gateway = node.start_forwarder("priority", "gateway")
     seconds = 6
     flow = start_flow(node, seconds, "kill")
@@ -185,7 +172,7 @@ def case_sigkill(node: VirtualNode) -> None:
     node.stop_forwarder(gateway)
 
 
-def case_sigterm(node: VirtualNode) -> None:
+def case_sigterm(node: VirtualNode, _args: argparse.Namespace) -> None:
     gateway = node.start_forwarder("priority", "gateway")
     node.log("SIGTERM to the gateway")
     rc = node.stop(gateway, first=signal.SIGTERM, grace=15.0)
@@ -225,7 +212,7 @@ print(n, flush=True)
 """
 
 
-def case_ingress(node: VirtualNode) -> None:
+def case_ingress(node: VirtualNode, _args: argparse.Namespace) -> None:
     gateway = node.start_forwarder("priority", "gateway")
     count, port = 400, 5301
     before = node.stats()["ports"]["uplink"]["rx_packets"]
@@ -253,41 +240,5 @@ def bypassed_frames(node: VirtualNode) -> int:
 CASES = {"fail_open": case_fail_open, "sigkill": case_sigkill, "sigterm": case_sigterm, "ingress": case_ingress}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--case", choices=sorted(CASES), required=True)
-    ap.add_argument("--gateway-binary", default=os.path.join(REPO_ROOT, "build", "gateway", "dscp-gateway"))
-    ap.add_argument("--timeout", type=int, default=100, help="seconds for the whole case, cleanup included")
-    args = ap.parse_args()
-    if os.geteuid() != 0:
-        print("SKIP: needs root (network namespaces, AF_XDP, hugepages)")
-        return 77
-    options = experiment.parse_args(["--plumbing", "attach", "--gateway-binary", args.gateway_binary,
-                                     "--prefix", netns.free_prefix("dgn"), "--shaper-mbit", "200"])
-    netns.install_signal_handlers()
-    signal.alarm(args.timeout)
-    node = None
-    try:
-        experiment.preflight(options)
-        node = VirtualNode(options)
-        node.build()
-        CASES[args.case](node)
-    except netns.Interrupted as e:
-        check(False, f"{args.case} finished within {args.timeout} s", f"interrupted by {e}")
-    except Exception as e:  # anything unexpected is a failure with a message, not a crash
-        check(False, f"{args.case} ran", f"{type(e).__name__}: {e}")
-        if node is not None:
-            node.failed = True
-    finally:
-        signal.alarm(0)
-        if node is not None:
-            netns.ignore_signals()
-            node.teardown()
-    failed = sum(1 for r in results if r[0] == "FAIL")
-    passed = sum(1 for r in results if r[0] == "PASS")
-    print(f"{passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(node_case.run(__doc__.splitlines()[0], CASES, "dgn", default_timeout=100))
