@@ -320,10 +320,11 @@ void SetUntaggedIpResult(uint8_t ip_version, ParsedPacket* parsed) {
 // Returns false, having written nothing, for every other frame.
 inline bool ParseUntaggedIp(const Cursor& cursor, const OverlayPorts& overlay_ports,
                             ParsedPacket* parsed) {
+  // Length first: an empty frame may come with a null pointer, which takes no offset.
+  if (cursor.contiguous_length < kIpv4FrameMinLength) return false;
   const uint8_t* frame = cursor.frame;
   const uint8_t* ip = frame + kEthernetHeaderLength;
   uint32_t l4_offset = 0;
-  if (cursor.contiguous_length < kIpv4FrameMinLength) return false;
   const uint32_t type_and_version = LoadWord(frame + 12);
   if ((type_and_version & kIpv4NoOptionsMask) == kIpv4NoOptionsWord) {
     const uint32_t total_length = ReadBigEndian16(ip + 2);
