@@ -57,6 +57,7 @@ def run_mode(node: VirtualNode, mode: str) -> dict:
         result[counter] = parse_class_counter(out, CLASS_NAMES[mode], counter)
     result["aqm"] = getattr(node.args, "aqm", True)
     result["pod_ecn"] = getattr(node.args, "pod_ecn", False)
+    result["pod_cc"] = node.pod_congestion_control()
     result["shaper_bps"] = node.args.shaper_mbit * 1_000_000
     result["namespace_drops"] = {m.group(1): int(m.group(2)) for m in re.finditer(
         r"^\s*namespace\s+(\S+)\s.*?\bdrops=(\d+)", out, re.M)}
@@ -92,6 +93,8 @@ def measure_repeated(node: VirtualNode, mode: str) -> dict:
 def measure(node: VirtualNode, mode: str) -> dict:
     a = node.args
     node.set_pod_ecn(getattr(a, "pod_ecn", False))
+    if getattr(a, "pod_cc", None):
+        node.set_pod_congestion_control(a.pod_cc)
     servers = [node.spawn(node.iperf3() + ["-s", "-1", "--json", "-p", str(port)], "remote",
                           name=f"server-{kind}-{mode}") for kind, port in (("tcp", TCP_PORT), ("udp", UDP_PORT))]
     time.sleep(0.5)
@@ -232,6 +235,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="with --aqm on: the classes' aqm keys, e.g. 'target: 250us, interval: 10ms'")
     ap.add_argument("--pod-ecn", action="store_true",
                     help="TCP in the pods asks for ECN (net.ipv4.tcp_ecn=1 in pod-hi); default 0")
+    ap.add_argument("--pod-cc", default=None, metavar="ALGORITHM",
+                    help="TCP congestion control in pod-hi (e.g. cubic, bbr; default: the host's, which "
+                         "new namespaces inherit). BBR ignores ECN marks (docs/performance.md)")
     ap.add_argument("--prefix", default=None, help="namespace name prefix (default dg<pid%%10000>-)")
     ap.add_argument("--json-out", default=None,
                     help="result file (default /tmp/dscp-gateway-virtual-node-<timestamp>.json)")

@@ -314,6 +314,13 @@ class VirtualNode(NetnsHarness):
         namespace default 2, accepting it when asked."""
         self.sh(["sysctl", "-qw", f"net.ipv4.tcp_ecn={1 if enabled else 0}"], role="pod-hi")
 
+    def set_pod_congestion_control(self, algorithm: str) -> None:
+        """pod-hi's TCP congestion control (per namespace; without it the host's default)."""
+        self.sh(["sysctl", "-qw", f"net.ipv4.tcp_congestion_control={algorithm}"], role="pod-hi")
+
+    def pod_congestion_control(self) -> str:
+        return self.sh(["sysctl", "-n", "net.ipv4.tcp_congestion_control"], role="pod-hi").stdout.strip()
+
     def stats(self) -> dict:
         """The forwarder's /v1/stats (gateway only)."""
         return self.call(self.forwarder_role, http_request, "127.0.0.1", REST_PORT, "/v1/stats").json()
