@@ -55,6 +55,9 @@ EnvResult<int> ProgramFd(bpf_object* object, NodeProgram program);
 EnvResult<int> ProgramFdByName(bpf_object* object, const char* program_name);
 EnvResult<int> MapFd(bpf_object* object, const char* map_name);
 
+// CLOCK_MONOTONIC in nanoseconds: the clock bpf_ktime_get_ns() reads (heartbeats).
+uint64_t MonotonicNowNs();
+
 std::string ErrnoText(int error);  // strerror for a positive or negative errno
 
 // The interface's index, or 0 when it does not exist.

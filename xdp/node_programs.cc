@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
 
 #include "control/log.h"
 #include "xdp/bpf_objects.h"
@@ -20,12 +19,6 @@ constexpr const char* kPinnedMaps[] = {
     DG_XDP_NAME(DG_XDP_MAP_COUNTERS),
     DG_XDP_NAME(DG_XDP_MAP_HEARTBEAT),
 };
-
-uint64_t MonotonicNowNs() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(now.tv_nsec);
-}
 
 EnvResult<void> WriteRedirectTargets(bpf_object* object, const NodeLegs& legs) {
   const std::string operation = "write XDP redirect targets";

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
 #include <utility>
 #include <vector>
 
@@ -64,12 +63,7 @@ XdpMaps::~XdpMaps() {
   CloseIfOpen(counters_fd_);
 }
 
-EnvResult<void> XdpMaps::Beat() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return WriteHeartbeat(static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ULL +
-                        static_cast<uint64_t>(now.tv_nsec));
-}
+EnvResult<void> XdpMaps::Beat() { return WriteHeartbeat(MonotonicNowNs()); }
 
 EnvResult<void> XdpMaps::WriteHeartbeat(uint64_t monotonic_ns) {
   auto heartbeat = ReadHeartbeat();

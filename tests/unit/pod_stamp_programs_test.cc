@@ -24,12 +24,6 @@ using dg::testing::FullIpv4Checksum;
 
 constexpr uint8_t kEcnCe = 3;
 
-uint64_t MonotonicNowNs() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(now.tv_nsec);
-}
-
 class StampObject {
  public:
   StampObject() {

@@ -16,12 +16,6 @@
 namespace dg::xdp {
 namespace {
 
-uint64_t MonotonicNowNs() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(now.tv_nsec);
-}
-
 constexpr uint64_t kStaleAfterNs = DG_XDP_HEARTBEAT_STALE_AFTER_NS_DEFAULT;
 
 class ProgramUnderTest {
