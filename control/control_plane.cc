@@ -55,13 +55,15 @@ std::vector<std::pair<std::string, RouteHandler>> ControlPlane::Routes() {
          const bool ready = Ready(&why_not);
          return Json({{"ready", ready}, {"reason", why_not}}, ready ? 200 : 503);
        }},
-      {"/v1/stats", [this] { return Json(StatsDocument()); }},
+      {"/v1/stats", RenderedAtMostEvery(kRenderedBodyMaxAge, clock_.steady,
+                                        [this] { return Json(StatsDocument()); })},
       {"/v1/pods", [this] { return Json(PodsDocument()); }},
       {"/v1/policy", [this] { return Json(PolicyDocument()); }},
       {"/metrics",
-       [this] {
-         return HttpResponse{200, PrometheusText::kContentType, MetricsText()};
-       }},
+       RenderedAtMostEvery(kRenderedBodyMaxAge, clock_.steady,
+                           [this] {
+                             return HttpResponse{200, PrometheusText::kContentType, MetricsText()};
+                           })},
   };
 }
 

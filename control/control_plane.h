@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "control/cached_route.h"
 #include "control/class_counter_history.h"
 #include "control/control_loop.h"
 #include "control/datapath_mode_source.h"
@@ -29,9 +30,7 @@ namespace dg {
 
 // Injected so tests control time; the defaults read the real clocks.
 struct ControlClock {
-  std::function<std::chrono::steady_clock::time_point()> steady = [] {
-    return std::chrono::steady_clock::now();
-  };
+  SteadyClock steady = [] { return std::chrono::steady_clock::now(); };
   WallClock wall = [] { return std::chrono::system_clock::now(); };
 };
 
@@ -39,6 +38,10 @@ class ControlPlane {
  public:
   static constexpr auto kTickInterval = std::chrono::milliseconds(250);
   static constexpr auto kReloadCheckInterval = std::chrono::seconds(1);
+  // /metrics and /v1/stats answers are rendered at most this often (control/cached_route.h):
+  // far below any scrape interval or dscpctl refresh, long enough that a storm of
+  // requests costs the control thread HTTP, not rendering.
+  static constexpr auto kRenderedBodyMaxAge = std::chrono::milliseconds(10);
 
   ControlPlane(boost::asio::io_context& io, const GatewayConfig& config, DatapathTables& datapath,
                const PortView& ports, uint64_t tsc_hz, std::function<void()> request_stop,

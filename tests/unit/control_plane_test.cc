@@ -119,6 +119,51 @@ TEST_F(ControlPlaneTest, StatsDocumentCarriesPortsShaperClassesAndUptime) {
   EXPECT_EQ(document.at("kubernetes").at("enabled"), false);
 }
 
+// One route handler serves many requests, as the REST server holds it.
+RouteHandler RouteOf(ControlPlane& plane, const std::string& path) {
+  for (auto& [route, handler] : plane.Routes()) {
+    if (route == path) return handler;
+  }
+  ADD_FAILURE() << "no route " << path;
+  return {};
+}
+
+uint64_t CriticalPackets(const HttpResponse& stats) {
+  return boost::json::parse(stats.body)
+      .at("classes")
+      .as_array()
+      .at(0)
+      .at("packets")
+      .to_number<uint64_t>();
+}
+
+TEST_F(ControlPlaneTest, StatsRequestsWithinTheMaxAgeShareOneRendering) {
+  const RouteHandler stats = RouteOf(*plane_, "/v1/stats");
+  datapath_.counters.classes[0].packets = 3;
+  EXPECT_EQ(CriticalPackets(stats()), 3u);
+  datapath_.counters.classes[0].packets = 5;
+  steady_now_ += ControlPlane::kRenderedBodyMaxAge - std::chrono::nanoseconds(1);
+  EXPECT_EQ(CriticalPackets(stats()), 3u);
+}
+
+TEST_F(ControlPlaneTest, StatsAreRenderedAnewOnceTheMaxAgeHasPassed) {
+  const RouteHandler stats = RouteOf(*plane_, "/v1/stats");
+  datapath_.counters.classes[0].packets = 3;
+  EXPECT_EQ(CriticalPackets(stats()), 3u);
+  datapath_.counters.classes[0].packets = 5;
+  steady_now_ += ControlPlane::kRenderedBodyMaxAge;
+  EXPECT_EQ(CriticalPackets(stats()), 5u);
+}
+
+TEST_F(ControlPlaneTest, MetricsRequestsWithinTheMaxAgeShareOneRendering) {
+  const RouteHandler metrics = RouteOf(*plane_, "/metrics");
+  const std::string first = metrics().body;
+  datapath_.counters.classes[0].packets = 7;
+  EXPECT_EQ(metrics().body, first);
+  steady_now_ += ControlPlane::kRenderedBodyMaxAge;
+  EXPECT_NE(metrics().body, first);
+}
+
 TEST_F(ControlPlaneTest, PodsDocumentListsEachAddressWithItsClass) {
   PodTableEntry entry;
   ASSERT_TRUE(ParsePodAddress("10.0.0.1", &entry.address.key));
