@@ -26,20 +26,26 @@ TCP_WIRE_PER_GOODPUT = 1538 / 1448
 UDP_WIRE_PER_GOODPUT = 1466 / 1400
 DIAGNOSTIC_SHAPER_BURST = "512KiB"  # ~21 ms at 200 Mbit/s instead of the derived 1 ms
 HIGH_SHAPER_MBIT = 1000  # the AQM target's second rate, if the virtual node can carry it
-# The priority mode's AQM variants: (result key, shaper Mbit/s, CoDel on, TCP asks for ECN).
-# "priority" is the gateway's default (CoDel on, marking ECN-capable packets, dropping none
-# of the others: aqm.dropNonEct false); the pods' TCP does not ask for ECN unless told to
-# (net.ipv4.tcp_ecn=1), so both are measured, and the tail-drop queues of before.
+# pod-hi's TCP congestion control in the congestion section. Not the host's default: new
+# namespaces inherit it, and where that is BBR (this host), CE marks are ignored and every
+# AQM variant measures the same thing. Cubic is Linux's default and reacts to CE.
+POD_CC = "cubic"
+# The priority mode's AQM variants: (result key, shaper Mbit/s, CoDel on, TCP asks for ECN,
+# pod-hi's congestion control). "priority" is the gateway's default (CoDel on, marking
+# ECN-capable packets, dropping none of the others: aqm.dropNonEct false); the pods' TCP
+# does not ask for ECN unless told to (net.ipv4.tcp_ecn=1), so both are measured, and the
+# tail-drop queues of before. "priority_ecn_bbr" shows what a BBR sender gets (no target).
 AQM_VARIANTS = [
-    ("priority", SHAPER_MBIT, True, False),
-    ("priority_ecn", SHAPER_MBIT, True, True),
-    ("priority_no_aqm", SHAPER_MBIT, False, False),
-    ("priority_no_aqm_ecn", SHAPER_MBIT, False, True),
+    ("priority", SHAPER_MBIT, True, False, POD_CC),
+    ("priority_ecn", SHAPER_MBIT, True, True, POD_CC),
+    ("priority_no_aqm", SHAPER_MBIT, False, False, POD_CC),
+    ("priority_no_aqm_ecn", SHAPER_MBIT, False, True, POD_CC),
 ]
+BBR_VARIANTS = [("priority_ecn_bbr", SHAPER_MBIT, True, True, "bbr")]
 HIGH_RATE_VARIANTS = [
-    ("priority_1g", HIGH_SHAPER_MBIT, True, False),
-    ("priority_1g_ecn", HIGH_SHAPER_MBIT, True, True),
-    ("priority_1g_no_aqm", HIGH_SHAPER_MBIT, False, False),
+    ("priority_1g", HIGH_SHAPER_MBIT, True, False, POD_CC),
+    ("priority_1g_ecn", HIGH_SHAPER_MBIT, True, True, POD_CC),
+    ("priority_1g_no_aqm", HIGH_SHAPER_MBIT, False, False, POD_CC),
 ]
 POD_LIMIT_MBIT, POD_OTHER_MBIT = 50, 100  # podlimit: pod-hi's limit, pod-lo's UDP rate
 FRAME_PER_GOODPUT = 1514 / 1448  # the pod limit counts Ethernet frames without framing
@@ -54,7 +60,7 @@ class NetnsSections:
             gateway_binary=self.binary("gateway", "dscp-gateway"), shaper_mbit=0, forwarder_rt=self.args.forwarder_rt,
             traffic_cpus=None, duration=self.profile["afxdp_duration"], no_flood=True, flood_mbit=2 * SHAPER_MBIT,
             repeat=1, rtt_probe_hz=0, mode_list=["priority", "kernel"], json_out=None, shaper_burst=None,
-            aqm=True, pod_ecn=False,
+            aqm=True, pod_ecn=False, pod_cc=None,
             # The gateway sets up 1024 rx/tx descriptors per port; testpmd would take the PMD's
             # default (2048 for af_xdp), i.e. rings twice as deep: match them.
             testpmd_extra="--rxd=1024 --txd=1024 --burst=32")
@@ -170,16 +176,18 @@ class NetnsSections:
         return out
 
     def section_congestion(self) -> None:
-        variants = AQM_VARIANTS + ([] if self.args.quick else HIGH_RATE_VARIANTS)
+        variants = AQM_VARIANTS + ([] if self.args.quick else HIGH_RATE_VARIANTS + available(BBR_VARIANTS))
         modes = [v[0] for v in variants] + ["floor", "fifo", KERNEL_MODE]
         report: dict = {}
 
-        def run_variant(node, key: str, mode: str, shaper_mbit: int, aqm: bool, pod_ecn: bool) -> None:
+        def run_variant(node, key: str, mode: str, shaper_mbit: int, aqm: bool, pod_ecn: bool, pod_cc: str) -> None:
             a = node.args
             a.shaper_mbit, a.flood_mbit, a.aqm, a.pod_ecn = shaper_mbit, 2 * shaper_mbit, aqm, pod_ecn
+            a.pod_cc = pod_cc
             report[key] = r = experiment.run_mode(node, mode)
             log(f"congestion {key}: high {(r.get('high_bps') or 0) / 1e6:.1f} Mbit/s, "
-                f"rtt p50/p99 {r.get('rtt_p50_ms')}/{r.get('rtt_p99_ms')} ms, retransmits "
+                f"rtt p50/p99 {r.get('rtt_p50_ms')}/{r.get('rtt_p99_ms')} ms (queue p50/p99 "
+                f"{r.get('queue_sojourn_p50_ms')}/{r.get('queue_sojourn_p99_ms')}), retransmits "
                 f"{r.get('high_retransmits')}, drops {r.get('drops')}, codel {r.get('aqm_drops')}, "
                 f"ce {r.get('ecn_marks')}")
 
@@ -194,17 +202,18 @@ class NetnsSections:
                            "duration_s": a.duration, "flood_bps": 2 * SHAPER_MBIT * 1_000_000, "modes": modes,
                            "repeat": self.reps, "rtt_probe_hz": a.rtt_probe_hz,
                            "loadavg_start_1_5_15": list(os.getloadavg()), "cpus": os.cpu_count()})
-            for key, shaper_mbit, aqm, pod_ecn in variants:
-                run_variant(node, key, "priority", shaper_mbit, aqm, pod_ecn)
+            report["pod_cc"] = POD_CC
+            for key, shaper_mbit, aqm, pod_ecn, pod_cc in variants:
+                run_variant(node, key, "priority", shaper_mbit, aqm, pod_ecn, pod_cc)
             for mode in ("floor", "fifo", KERNEL_MODE):
-                run_variant(node, mode, mode, SHAPER_MBIT, True, False)
+                run_variant(node, mode, mode, SHAPER_MBIT, True, False, POD_CC)
             if not self.args.quick:
                 # Diagnostic, not a target: the same priority run with a deeper shaper bucket,
                 # to tell lost shaper credit while the polling lcore is preempted from the
                 # gateway being too slow (docs/performance.md).
                 a.shaper_burst = DIAGNOSTIC_SHAPER_BURST
                 try:
-                    run_variant(node, "diagnostic", "priority", SHAPER_MBIT, True, False)
+                    run_variant(node, "diagnostic", "priority", SHAPER_MBIT, True, False, POD_CC)
                     r = report.pop("diagnostic")
                 finally:
                     a.shaper_burst = None
@@ -243,6 +252,16 @@ class NetnsSections:
 
         self.with_node(body)
         self.results["podlimit"] = report
+
+
+def available(variants: list) -> list:
+    """The variants whose congestion control this kernel has (BBR is a module elsewhere)."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_available_congestion_control") as f:
+            have = f.read().split()
+    except OSError:
+        return []
+    return [v for v in variants if v[4] in have]
 
 
 def udp_rates(server_text: str, client_text: str) -> dict:

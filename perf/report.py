@@ -333,16 +333,20 @@ def aqm_summary(c: dict) -> list[str]:
     if len(keys) < 2:
         return []
     lines = ["", "### Active queue management (CoDel per class), same run", "",
-             "| R Mbit/s | CoDel | pods' TCP ECN | high RTT p50 ms | high RTT p99 ms | wire % of R | retransmits | "
+             "| R Mbit/s | CoDel | pods' TCP | ECN | high RTT p50 ms | high RTT p99 ms | critical queue sojourn p50/p99 ms | "
+             "host-only RTT p99 ms | wire % of R | retransmits | "
              "CoDel drops (critical) | CE marks (critical) | tail drops (critical) | critical queue sojourn mean ms | "
              "forwarding lcore CPU share |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for key in sorted(keys, key=lambda k: (c[k].get("shaper_bps") or 0, not c[k].get("aqm", True),
-                                            c[k].get("pod_ecn", False))):
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(keys, key=lambda k: (c[k].get("shaper_bps") or 0, c[k].get("pod_cc") or "",
+                                            not c[k].get("aqm", True), c[k].get("pod_ecn", False))):
         x = c[key]
         lines.append(f"| {_fmt((x.get('shaper_bps') or c['shaper_bps']) / 1e6, 0)} | "
-                     f"{'on' if x.get('aqm', True) else 'off (tail drop)'} | {'on' if x.get('pod_ecn') else 'off'} | "
+                     f"{'on' if x.get('aqm', True) else 'off (tail drop)'} | {x.get('pod_cc') or '?'} | "
+                     f"{'on' if x.get('pod_ecn') else 'off'} | "
                      f"{_fmt(x.get('rtt_p50_ms'))} | **{_fmt(x.get('rtt_p99_ms'))}** | "
+                     f"{_fmt(x.get('queue_sojourn_p50_ms'))}/{_fmt(x.get('queue_sojourn_p99_ms'))} | "
+                     f"{_fmt(x.get('host_rtt_p99_ms'))} | "
                      f"{_fmt(x.get('high_wire_share_of_shaper'), 1, 100)}% | {_fmt(x.get('high_retransmits'), 0)} | "
                      f"{(x.get('aqm_drops') or {}).get('critical', 0)} | {(x.get('ecn_marks') or {}).get('critical', 0)} | "
                      f"{(x.get('drops') or {}).get('critical', 0)} | "
@@ -353,7 +357,9 @@ def aqm_summary(c: dict) -> list[str]:
         lines += ["", f"Host load (1/5/15 min): {'/'.join(f'{v:.1f}' for v in loads[0])} at the start of the "
                   f"section, {'/'.join(f'{v:.1f}' for v in loads[1])} at its end, on {c.get('cpus')} CPUs. "
                   "Counters summed over all repetitions (one gateway process per variant); RTT from the ICMP probe in "
-                  "the TCP flow's class, medians over repetitions."]
+                  "the TCP flow's class to the kernel's receive stamp, medians over repetitions; queue sojourn: the "
+                  "critical class's histogram over the TCP flow's window; host-only RTT: the same probe to the node's "
+                  "end of the pod's veth, which never crosses the gateway."]
     return lines
 
 

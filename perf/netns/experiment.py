@@ -30,7 +30,8 @@ from .host import ensure_hugepages, remove_dpdk_leftovers, worker_cpu_seconds
 from .icmp import RTT_PROBE, rtt_result
 from .iperf import flood_result, intervals, iperf_error, tcp_result
 from .results import combine_runs, parse_class_counter, parse_class_drops
-from .virtual_node import CLASS_NAMES, KERNEL_MODE, MODES, PLUMBINGS, REMOTE_IP, TCP_PORT, UDP_PORT, VirtualNode
+from .virtual_node import (CLASS_NAMES, KERNEL_MODE, MODES, PLUMBINGS, POD_HI_GW, REMOTE_IP, TCP_PORT, UDP_PORT,
+                           VirtualNode)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_GATEWAY = os.path.join(REPO_ROOT, "build", "gateway", "dscp-gateway")
@@ -101,6 +102,7 @@ def measure(node: VirtualNode, mode: str) -> dict:
     res: dict = {}
     flood = None
     probe = None
+    host_probe = None
     try:
         if not a.no_flood:
             # The flood runs until the TCP flow is done and is then interrupted
@@ -125,12 +127,18 @@ def measure(node: VirtualNode, mode: str) -> dict:
         if probe_hz > 0:
             probe = node.spawn([sys.executable, "-c", RTT_PROBE, REMOTE_IP, str(probe_hz)], "pod-hi",
                                name=f"rtt-{mode}")
+            # The same probe to the node's end of pod-hi's veth, which never crosses the
+            # forwarder: what this host's CPUs and kernel add under the same load.
+            host_probe = node.spawn([sys.executable, "-c", RTT_PROBE, POD_HI_GW, str(probe_hz)], "pod-hi",
+                                    name=f"rtt-host-{mode}")
         cpu_start = worker_cpu_seconds(node.forwarder_pid) if mode != KERNEL_MODE else None
+        sojourn_start = hi_class_sojourn(node, mode)
         try:
             tcp.wait(timeout=a.duration + FLOOD_MAX_EXTRA_S - 5)
         except subprocess.TimeoutExpired:
             node.log(f"{mode}: TCP client hung, killing it")
         t_tcp_end = time.monotonic()
+        res.update(sojourn_percentiles(sojourn_start, hi_class_sojourn(node, mode)))
         if cpu_start is not None:
             cpu_end = worker_cpu_seconds(node.forwarder_pid)
             if cpu_end is not None and t_tcp_end > t_tcp:
@@ -140,6 +148,8 @@ def measure(node: VirtualNode, mode: str) -> dict:
             time.sleep(0.3)  # replies still in flight
             node.stop(probe, first=signal.SIGINT, grace=2.0)
             res.update(rtt_result(node.read_log(f"rtt-{mode}")))
+            node.stop(host_probe, first=signal.SIGINT, grace=2.0)
+            res.update(rtt_result(node.read_log(f"rtt-host-{mode}"), prefix="host_rtt"))
         node.stop(tcp, first=signal.SIGINT, grace=2.0)
         res.update(tcp_result(node.read_log(f"tcp-{mode}")))
         if flood is not None:
@@ -159,12 +169,53 @@ def measure(node: VirtualNode, mode: str) -> dict:
             node.stop(s, grace=1.0)
         if flood is not None and flood.poll() is None:
             node.stop(flood)
-        if probe is not None and probe.poll() is None:
-            node.stop(probe)
+        for p in (probe, host_probe):
+            if p is not None and p.poll() is None:
+                node.stop(p)
     res["intervals"] = {"high": intervals(node.read_log(f"server-tcp-{mode}"), t_tcp - t_flood),
                         "low": [] if a.no_flood else intervals(node.read_log(f"server-udp-{mode}"), 0.0)}
     res["low_bps_while_high_sends"] = rate_while_sending(res["intervals"]["low"], res["intervals"]["high"])
     return res
+
+
+def hi_class_sojourn(node: VirtualNode, mode: str) -> dict | None:
+    """pod-hi's class's queue sojourn histogram from the gateway's /v1/stats, or None
+    (kernel mode, testpmd, or the REST read failed: the run goes on without it)."""
+    if mode == KERNEL_MODE or node.args.forwarder != "gateway":
+        return None
+    try:
+        classes = node.stats()["classes"]
+    except (Failure, OSError, KeyError, ValueError):
+        return None
+    return next((c.get("queue_sojourn_seconds") for c in classes if c.get("name") == CLASS_NAMES[mode][0]), None)
+
+
+def sojourn_percentiles(start: dict | None, end: dict | None) -> dict:
+    """p50/p99 of the time pod-hi's packets waited in the gateway's class queue between two
+    readings, interpolated within histogram buckets as Prometheus's histogram_quantile
+    does. Set beside the RTT, it splits the probe's delay into queue and path."""
+    if not start or not end:
+        return {}
+    bounds = end["upper_bounds"]
+    counts = [b - a for a, b in zip(start["bucket_counts"], end["bucket_counts"])]
+    total = sum(counts)
+    if total <= 0:
+        return {}
+    result = {"queue_sojourn_packets": total}
+    for q in (50, 99):
+        rank, cumulative, lower = q / 100 * total, 0, 0.0
+        for upper, count in zip(bounds + [None], counts):
+            if count and cumulative + count >= rank:
+                if upper is None:  # the +Inf bucket: its lower bound is all we know
+                    value = lower
+                else:
+                    value = lower + (upper - lower) * (rank - cumulative) / count
+                result[f"queue_sojourn_p{q}_ms"] = 1000 * value
+                break
+            cumulative += count
+            if upper is not None:
+                lower = upper
+    return result
 
 
 def rate_while_sending(low: list, high: list) -> float | None:

@@ -109,7 +109,7 @@ def _mbit(bps) -> str:
 def format_table(report: dict) -> str:
     rtt = any(report.get(m, {}).get("rtt_p99_ms") is not None for m in report["modes"])
     rows = [("mode", "high Mbit/s", "% shaper", "retr", "low Mbit/s")
-            + (("rtt p50/p99 ms",) if rtt else ()) + ("drops (class=pkts)",)]
+            + (("rtt p50/p99 ms", "host rtt p50/p99") if rtt else ()) + ("drops (class=pkts)",)]
     for mode in report["modes"]:
         r = report.get(mode, {})
         high = r.get("high_bps")
@@ -123,8 +123,8 @@ def format_table(report: dict) -> str:
                 drops += f" {label}:" + ",".join(f"{k}={v}" for k, v in r[counter].items() if v)
         rtt_cell = ()
         if rtt:
-            p50, p99 = r.get("rtt_p50_ms"), r.get("rtt_p99_ms")
-            rtt_cell = ("" if p99 is None else f"{p50:.2f}/{p99:.2f}",)
+            rtt_cell = tuple("" if r.get(f"{key}_p99_ms") is None
+                             else f"{r[f'{key}_p50_ms']:.2f}/{r[f'{key}_p99_ms']:.2f}" for key in ("rtt", "host_rtt"))
         retr_cell = "" if retr is None else (str(int(retr)) if float(retr).is_integer() else f"{retr:.1f}")
         rows.append((mode, _mbit(high), pct, retr_cell, _mbit(r.get("low_bps"))) + rtt_cell + (drops,))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
