@@ -74,6 +74,7 @@ def run_kernel_mode(node: VirtualNode) -> dict:
         result = measure_repeated(node, KERNEL_MODE)
         result["drops"] = kernel_path.class_drops(node)
         result["shaped"] = True
+        result["pod_cc"] = node.pod_congestion_control()
         tc = node.sh(["tc", "-s", "class", "show", "dev", "up0"], "node", check=False)
         result["tc_class_stats_tail"] = tail(tc.stdout, 60)
     finally:

@@ -110,8 +110,8 @@ def rtt_result(text: str, prefix: str = "rtt") -> dict:
             if len(parts) == 4:
                 wakeups.append(float(parts[3]))
     if not sent:
-        return {f"{prefix}_p50_ms": None, f"{prefix}_p99_ms": None, f"{prefix}_loss_pct": None,
-                f"{prefix}_probes": 0}
+        return {f"{prefix}_p50_ms": None, f"{prefix}_p99_ms": None, f"{prefix}_max_ms": None,
+                f"{prefix}_wakeup_p99_ms": None, f"{prefix}_loss_pct": None, f"{prefix}_probes": 0}
     last = max(sent.values())
     counted = [seq for seq, t in sent.items() if t <= last - 1.0 or seq in rtts]
     lost = sum(1 for seq in counted if seq not in rtts)
