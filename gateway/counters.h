@@ -27,10 +27,12 @@ class Counter {
 };
 
 // Queue sojourn time (enqueue to dequeue) histogram bounds, in microseconds. The
-// worker counts per bucket (not cumulative); renderers accumulate.
-inline constexpr uint32_t kSojournBucketCount = 12;
+// worker counts per bucket (not cumulative); renderers accumulate. Dense from 250 us to
+// 5 ms, where CoDel holds a class queue at 200 Mbit/s-10 Gbit/s (target 500 us), so a p99
+// read from the histogram resolves what AQM settings change (docs/performance.md).
+inline constexpr uint32_t kSojournBucketCount = 16;
 inline constexpr uint64_t kSojournBucketBoundsMicros[kSojournBucketCount] = {
-    10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000};
+    10, 50, 100, 250, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 10000, 25000, 50000, 100000};
 
 // Fields generated from the metric list (control/metrics.h): a counter or gauge is one
 // Counter; a histogram is <field>_buckets (per bucket, the last above every bound) and

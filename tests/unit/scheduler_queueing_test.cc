@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <iterator>
+
 #include "tests/unit/scheduler_test_fixture.h"
 
 namespace dg::scheduler_test {
@@ -190,6 +193,47 @@ TEST_F(SchedulerTest, DequeueCountsPacketsAndFrameBytesOfTheClass) {
   EXPECT_EQ(counters_->classes[4].packets.Load(), 1u);
   EXPECT_EQ(counters_->classes[4].bytes.Load(), 64u);
 }
+
+// ---------------------------------------------------------------------------------------
+// Sojourn histogram: a packet's wait lands in the first bucket whose upper bound it does
+// not exceed (Prometheus `le`), the last bucket above every bound.
+
+struct SojournCase {
+  uint64_t wait_ns;
+  uint64_t expected_upper_bound_micros;  // 0: the bucket above every bound
+};
+
+class SojournBucketTest : public SchedulerTest,
+                          public ::testing::WithParamInterface<SojournCase> {};
+
+uint32_t BucketWithUpperBound(uint64_t micros) {
+  if (micros == 0) return kSojournBucketCount;
+  const auto* bound = std::find(std::begin(kSojournBucketBoundsMicros),
+                                std::end(kSojournBucketBoundsMicros), micros);
+  EXPECT_NE(bound, std::end(kSojournBucketBoundsMicros)) << "no bound at " << micros << " us";
+  return static_cast<uint32_t>(bound - std::begin(kSojournBucketBoundsMicros));
+}
+
+TEST_P(SojournBucketTest, WaitIsCountedInItsBucketOnly) {
+  MakeScheduler(Config(16, 0, 0));
+  Enqueue(2, 1, 100, 1, kStartTsc);
+  ASSERT_EQ(DequeueAndFree(32, kStartTsc + GetParam().wait_ns), 1u);
+  const uint32_t expected = BucketWithUpperBound(GetParam().expected_upper_bound_micros);
+  for (uint32_t b = 0; b <= kSojournBucketCount; ++b) {
+    EXPECT_EQ(counters_->classes[2].sojourn_buckets[b].Load(), b == expected ? 1u : 0u)
+        << "bucket " << b;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Waits, SojournBucketTest,
+                         ::testing::Values(SojournCase{0, 10}, SojournCase{10 * kMicrosecond, 10},
+                                           SojournCase{10 * kMicrosecond + 1, 50},
+                                           SojournCase{600 * kMicrosecond, 750},
+                                           SojournCase{1200 * kMicrosecond, 1500},
+                                           SojournCase{2500 * kMicrosecond, 3000},
+                                           SojournCase{4500 * kMicrosecond, 5000},
+                                           SojournCase{100 * kMillisecond, 100000},
+                                           SojournCase{200 * kMillisecond, 0}));
 
 // ---------------------------------------------------------------------------------------
 // DiscardAll
