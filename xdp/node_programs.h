@@ -18,6 +18,8 @@
 #include "control/result.h"
 #include "dscp_gateway_abi.h"
 
+struct bpf_object;
+
 namespace dg::xdp {
 
 struct NodeLegs {      // interface names
@@ -93,6 +95,10 @@ EnvResult<void> RestoreLegsAfterGateway(const NodeLegs& legs);
 class XdpMaps {
  public:
   static EnvResult<XdpMaps> OpenPinned();
+  // The same maps of a loaded object, through duplicates of its descriptors: an object
+  // loaded with PinMaps::kNo, as the BPF_PROG_TEST_RUN tests load theirs. An object
+  // without a heartbeat map (dg_uplink) gives maps whose heartbeat calls return errors.
+  static EnvResult<XdpMaps> OfObject(bpf_object* object);
   XdpMaps(XdpMaps&& other) noexcept;
   XdpMaps& operator=(XdpMaps&& other) noexcept;
   XdpMaps(const XdpMaps&) = delete;

@@ -41,6 +41,22 @@ EnvResult<XdpMaps> XdpMaps::OpenPinned() {
   return XdpMaps(heartbeat.Release(), counters.Release());
 }
 
+EnvResult<XdpMaps> XdpMaps::OfObject(bpf_object* object) {
+  auto counters_fd = MapFd(object, DG_XDP_NAME(DG_XDP_MAP_COUNTERS));
+  if (!counters_fd) return counters_fd.error();
+  OwnedFd counters(dup(*counters_fd));
+  if (counters.get() < 0) return EnvironmentError{"duplicate XDP map descriptor", ErrnoText(errno)};
+  // dg_uplink has no heartbeat map: its maps answer every heartbeat call with an error.
+  OwnedFd heartbeat;
+  if (auto heartbeat_fd = MapFd(object, DG_XDP_NAME(DG_XDP_MAP_HEARTBEAT))) {
+    heartbeat = OwnedFd(dup(*heartbeat_fd));
+    if (heartbeat.get() < 0) {
+      return EnvironmentError{"duplicate XDP map descriptor", ErrnoText(errno)};
+    }
+  }
+  return XdpMaps(heartbeat.Release(), counters.Release());
+}
+
 XdpMaps::XdpMaps(int heartbeat_fd, int counters_fd)
     : heartbeat_fd_(heartbeat_fd), counters_fd_(counters_fd) {}
 
@@ -82,6 +98,7 @@ EnvResult<void> XdpMaps::SetStaleAfter(uint64_t stale_after_ns) {
 // Only the gateway beats and only an operator sets the staleness, so read-modify-write
 // of the two fields does not race in practice; each field is written whole.
 EnvResult<void> XdpMaps::UpdateHeartbeat(const dg_xdp_heartbeat& heartbeat) {
+  if (heartbeat_fd_ < 0) return EnvironmentError{"write XDP heartbeat", "no heartbeat map"};
   uint32_t key = 0;
   if (bpf_map_update_elem(heartbeat_fd_, &key, &heartbeat, BPF_ANY) != 0) {
     return EnvironmentError{"write XDP heartbeat", ErrnoText(errno)};
@@ -90,6 +107,7 @@ EnvResult<void> XdpMaps::UpdateHeartbeat(const dg_xdp_heartbeat& heartbeat) {
 }
 
 EnvResult<dg_xdp_heartbeat> XdpMaps::ReadHeartbeat() const {
+  if (heartbeat_fd_ < 0) return EnvironmentError{"read XDP heartbeat", "no heartbeat map"};
   dg_xdp_heartbeat heartbeat{};
   uint32_t key = 0;
   if (bpf_map_lookup_elem(heartbeat_fd_, &key, &heartbeat) != 0) {

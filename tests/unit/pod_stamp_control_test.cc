@@ -4,47 +4,44 @@
 
 #include "control/gateway_config.h"
 #include "control/pod_stamp_plan.h"
+#include "tests/unit/pod_keys.h"
 
 namespace dg {
 namespace {
 
-dg_pod_key Key(const std::string& address) {
-  dg_pod_key key{};
-  EXPECT_TRUE(ParsePodAddress(address, &key)) << address;
-  return key;
-}
+using testing::PodKey;
 
 TEST(DesiredPodStamps, GivesEachPodItsClassCodepoint) {
-  PodStampMap desired = DesiredPodStamps({{Key("10.0.0.1"), 0}, {Key("fd00::5"), 2}});
+  PodStampMap desired = DesiredPodStamps({{PodKey("10.0.0.1"), 0}, {PodKey("fd00::5"), 2}});
   ASSERT_EQ(desired.size(), 2u);
-  EXPECT_EQ(desired.at(Key("10.0.0.1")), dg_stamp_codepoint(0));
-  EXPECT_EQ(desired.at(Key("fd00::5")), dg_stamp_codepoint(2));
+  EXPECT_EQ(desired.at(PodKey("10.0.0.1")), dg_stamp_codepoint(0));
+  EXPECT_EQ(desired.at(PodKey("fd00::5")), dg_stamp_codepoint(2));
 }
 
 TEST(DesiredPodStamps, LeavesOutAClassWithoutACodepoint) {
-  EXPECT_TRUE(DesiredPodStamps({{Key("10.0.0.1"), DG_STAMP_CLASS_LIMIT}}).empty());
+  EXPECT_TRUE(DesiredPodStamps({{PodKey("10.0.0.1"), DG_STAMP_CLASS_LIMIT}}).empty());
 }
 
 TEST(DiffPodStamps, UpsertsNewAndChangedAndErasesGone) {
-  PodStampMap applied{{Key("10.0.0.1"), dg_stamp_codepoint(0)},
-                      {Key("10.0.0.2"), dg_stamp_codepoint(1)},
-                      {Key("10.0.0.3"), dg_stamp_codepoint(2)}};
-  PodStampMap desired{{Key("10.0.0.1"), dg_stamp_codepoint(0)},
-                      {Key("10.0.0.2"), dg_stamp_codepoint(2)},
-                      {Key("10.0.0.4"), dg_stamp_codepoint(1)}};
+  PodStampMap applied{{PodKey("10.0.0.1"), dg_stamp_codepoint(0)},
+                      {PodKey("10.0.0.2"), dg_stamp_codepoint(1)},
+                      {PodKey("10.0.0.3"), dg_stamp_codepoint(2)}};
+  PodStampMap desired{{PodKey("10.0.0.1"), dg_stamp_codepoint(0)},
+                      {PodKey("10.0.0.2"), dg_stamp_codepoint(2)},
+                      {PodKey("10.0.0.4"), dg_stamp_codepoint(1)}};
 
   PodStampChanges changes = DiffPodStamps(applied, desired);
 
   PodStampMap upserts(changes.upserts.begin(), changes.upserts.end());
   ASSERT_EQ(upserts.size(), 2u);
-  EXPECT_EQ(upserts.at(Key("10.0.0.2")), dg_stamp_codepoint(2));
-  EXPECT_EQ(upserts.at(Key("10.0.0.4")), dg_stamp_codepoint(1));
+  EXPECT_EQ(upserts.at(PodKey("10.0.0.2")), dg_stamp_codepoint(2));
+  EXPECT_EQ(upserts.at(PodKey("10.0.0.4")), dg_stamp_codepoint(1));
   ASSERT_EQ(changes.erases.size(), 1u);
-  EXPECT_TRUE(PodKeyEqual{}(changes.erases[0], Key("10.0.0.3")));
+  EXPECT_TRUE(PodKeyEqual{}(changes.erases[0], PodKey("10.0.0.3")));
 }
 
 TEST(DiffPodStamps, NothingToDoWhenEqual) {
-  PodStampMap same{{Key("10.0.0.1"), dg_stamp_codepoint(0)}};
+  PodStampMap same{{PodKey("10.0.0.1"), dg_stamp_codepoint(0)}};
   PodStampChanges changes = DiffPodStamps(same, same);
   EXPECT_TRUE(changes.upserts.empty());
   EXPECT_TRUE(changes.erases.empty());

@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "tests/unit/frame_builder.h"
+#include "tests/unit/pod_keys.h"
 #include "xdp/bpf_objects.h"
+#include "xdp/node_programs.h"
 
 namespace dg::xdp {
 namespace {
@@ -39,14 +41,8 @@ class StampObject {
   const std::string& error() const { return error_; }
   int Map(const char* name) const { return MapFd(object_.get(), name).value(); }
 
-  void AddPod(int ip_version, const std::string& address, uint8_t class_id) const {
-    dg_pod_key key{};
-    if (ip_version == 4) {
-      key.addr[10] = key.addr[11] = 0xff;
-      inet_pton(AF_INET, address.c_str(), &key.addr[12]);
-    } else {
-      inet_pton(AF_INET6, address.c_str(), key.addr);
-    }
+  void AddPod(const std::string& address, uint8_t class_id) const {
+    dg_pod_key key = dg::testing::PodKey(address);
     uint8_t codepoint = dg_stamp_codepoint(class_id);
     ASSERT_EQ(bpf_map_update_elem(Map(DG_XDP_NAME(DG_STAMP_MAP_PODS)), &key, &codepoint, BPF_ANY),
               0)
@@ -63,11 +59,9 @@ class StampObject {
 
   // The gateway's heartbeat as its control thread writes it (CLOCK_MONOTONIC ns).
   void WriteHeartbeat(uint64_t last_beat_ns) const {
-    uint32_t key = 0;
-    dg_xdp_heartbeat heartbeat{last_beat_ns, DG_XDP_HEARTBEAT_STALE_AFTER_NS_DEFAULT};
-    ASSERT_EQ(
-        bpf_map_update_elem(Map(DG_XDP_NAME(DG_XDP_MAP_HEARTBEAT)), &key, &heartbeat, BPF_ANY), 0)
-        << ErrnoText(errno);
+    XdpMaps maps = XdpMaps::OfObject(object_.get()).value();
+    maps.WriteHeartbeat(last_beat_ns).value();
+    maps.SetStaleAfter(DG_XDP_HEARTBEAT_STALE_AFTER_NS_DEFAULT).value();
   }
 
   // Runs the program over the frame; returns the frame it leaves behind.
@@ -93,12 +87,7 @@ class StampObject {
   }
 
   uint64_t Counter(dg_xdp_counter counter) const {
-    std::vector<uint64_t> per_cpu(static_cast<size_t>(libbpf_num_possible_cpus()));
-    uint32_t key = counter;
-    EXPECT_EQ(bpf_map_lookup_elem(Map(DG_XDP_NAME(DG_XDP_MAP_COUNTERS)), &key, per_cpu.data()), 0);
-    uint64_t total = 0;
-    for (uint64_t value : per_cpu) total += value;
-    return total;
+    return XdpMaps::OfObject(object_.get()).value().ReadCounters().value()[counter];
   }
 
  private:
@@ -168,7 +157,7 @@ TEST_P(StampProgram, WritesThePodsCodepointOverItsOwnDscpKeepingEcn) {
   LOAD_OR_SKIP();
   FrameSpec spec = GetParam().spec;
   spec.tos = static_cast<uint8_t>(46 << 2 | kEcnCe);  // the pod asks for EF
-  programs.AddPod(spec.ip_version, spec.source, 5);
+  programs.AddPod(spec.source, 5);
 
   std::vector<uint8_t> out = programs.Run(kStamp, BuildFrame(spec));
 
@@ -269,7 +258,7 @@ TEST(StampProgramFrames, CountsANonIpFrame) {
 TEST(StampProgramFrames, KeepsTheIpv6FlowLabel) {
   LOAD_OR_SKIP();
   FrameSpec spec = Spec(6, "fd00:10:244::5", {}, 0xfffff);
-  programs.AddPod(6, spec.source, 3);
+  programs.AddPod(spec.source, 3);
   std::vector<uint8_t> frame = BuildFrame(spec);
 
   std::vector<uint8_t> out = programs.Run(kStamp, frame);

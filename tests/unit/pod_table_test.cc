@@ -16,15 +16,12 @@
 #include "control/pods.h"
 #include "gateway/policy_publisher.h"
 #include "tests/unit/eal_environment.h"
+#include "tests/unit/pod_keys.h"
 
 namespace dg {
 namespace {
 
-dg_pod_key Key(const std::string& address) {
-  dg_pod_key key{};
-  EXPECT_TRUE(ParsePodAddress(address, &key)) << address;
-  return key;
-}
+using testing::PodKey;
 
 std::string Ipv4(uint32_t index) {
   return "10." + std::to_string((index >> 16) & 0xff) + "." + std::to_string((index >> 8) & 0xff) +
@@ -34,7 +31,7 @@ std::string Ipv4(uint32_t index) {
 PodTableEntry Pod(const std::string& address, const std::string& namespace_name,
                   const std::string& pod_name) {
   PodTableEntry entry;
-  entry.address.key = Key(address);
+  entry.address.key = PodKey(address);
   entry.address.text = address;
   entry.namespace_name = namespace_name;
   entry.pod_name = pod_name;
@@ -54,7 +51,7 @@ class PodTableTest : public ::testing::Test {
   }
 
   uint32_t Lookup(const PodTable& table, const std::string& address) {
-    const dg_pod_key key = Key(address);
+    const dg_pod_key key = PodKey(address);
     const dg_pod_key* keys[] = {&key};
     uint32_t namespace_id = 12345;
     table.LookupBurst(keys, 1, &namespace_id);
@@ -70,23 +67,23 @@ class PodTableTest : public ::testing::Test {
 
 TEST_F(PodTableTest, UpsertedAddressLooksUpToItsNamespace) {
   auto table = MakeTable(64);
-  ASSERT_TRUE(table->Upsert(Key("10.0.0.1"), 7));
+  ASSERT_TRUE(table->Upsert(PodKey("10.0.0.1"), 7));
 
   EXPECT_EQ(Lookup(*table, "10.0.0.1"), 7u);
 }
 
 TEST_F(PodTableTest, UnknownAddressLooksUpToNoNamespace) {
   auto table = MakeTable(64);
-  ASSERT_TRUE(table->Upsert(Key("10.0.0.1"), 7));
+  ASSERT_TRUE(table->Upsert(PodKey("10.0.0.1"), 7));
 
   EXPECT_EQ(Lookup(*table, "10.0.0.2"), uint32_t{DG_NAMESPACE_NONE});
 }
 
 TEST_F(PodTableTest, UpsertOfExistingAddressReplacesItsNamespace) {
   auto table = MakeTable(64);
-  ASSERT_TRUE(table->Upsert(Key("10.0.0.1"), 7));
+  ASSERT_TRUE(table->Upsert(PodKey("10.0.0.1"), 7));
 
-  ASSERT_TRUE(table->Upsert(Key("10.0.0.1"), 9));
+  ASSERT_TRUE(table->Upsert(PodKey("10.0.0.1"), 9));
 
   EXPECT_EQ(Lookup(*table, "10.0.0.1"), 9u);
   EXPECT_EQ(table->Size(), 1u);
@@ -94,9 +91,9 @@ TEST_F(PodTableTest, UpsertOfExistingAddressReplacesItsNamespace) {
 
 TEST_F(PodTableTest, RemovedAddressLooksUpToNoNamespace) {
   auto table = MakeTable(64);
-  ASSERT_TRUE(table->Upsert(Key("10.0.0.1"), 7));
+  ASSERT_TRUE(table->Upsert(PodKey("10.0.0.1"), 7));
 
-  EXPECT_TRUE(table->Remove(Key("10.0.0.1")));
+  EXPECT_TRUE(table->Remove(PodKey("10.0.0.1")));
 
   EXPECT_EQ(Lookup(*table, "10.0.0.1"), uint32_t{DG_NAMESPACE_NONE});
 }
@@ -104,14 +101,14 @@ TEST_F(PodTableTest, RemovedAddressLooksUpToNoNamespace) {
 TEST_F(PodTableTest, RemovingAnUnknownAddressFails) {
   auto table = MakeTable(64);
 
-  EXPECT_FALSE(table->Remove(Key("10.0.0.1")));
+  EXPECT_FALSE(table->Remove(PodKey("10.0.0.1")));
 }
 
 TEST_F(PodTableTest, SizeCountsUpsertedAddresses) {
   auto table = MakeTable(64);
-  ASSERT_TRUE(table->Upsert(Key("10.0.0.1"), 7));
-  ASSERT_TRUE(table->Upsert(Key("10.0.0.2"), 7));
-  ASSERT_TRUE(table->Upsert(Key("fd00::1"), 8));
+  ASSERT_TRUE(table->Upsert(PodKey("10.0.0.1"), 7));
+  ASSERT_TRUE(table->Upsert(PodKey("10.0.0.2"), 7));
+  ASSERT_TRUE(table->Upsert(PodKey("fd00::1"), 8));
 
   EXPECT_EQ(table->Size(), 3u);
   EXPECT_EQ(table->Capacity(), 64u);
@@ -119,11 +116,11 @@ TEST_F(PodTableTest, SizeCountsUpsertedAddresses) {
 
 TEST_F(PodTableTest, SizeDropsWhenAnAddressIsRemoved) {
   auto table = MakeTable(64);
-  ASSERT_TRUE(table->Upsert(Key("10.0.0.1"), 7));
-  ASSERT_TRUE(table->Upsert(Key("10.0.0.2"), 7));
-  ASSERT_TRUE(table->Upsert(Key("fd00::1"), 8));
+  ASSERT_TRUE(table->Upsert(PodKey("10.0.0.1"), 7));
+  ASSERT_TRUE(table->Upsert(PodKey("10.0.0.2"), 7));
+  ASSERT_TRUE(table->Upsert(PodKey("fd00::1"), 8));
 
-  ASSERT_TRUE(table->Remove(Key("10.0.0.2")));
+  ASSERT_TRUE(table->Remove(PodKey("10.0.0.2")));
 
   EXPECT_EQ(table->Size(), 2u);
 }
@@ -132,7 +129,7 @@ TEST_F(PodTableTest, LookupBurstOfSixtyFourKeysPutsEachResultInItsPosition) {
   ASSERT_EQ(kPodLookupBurstMax, 64u);
   auto table = MakeTable(128);
   std::vector<dg_pod_key> keys;
-  for (uint32_t i = 0; i < kPodLookupBurstMax; ++i) keys.push_back(Key(Ipv4(i + 1)));
+  for (uint32_t i = 0; i < kPodLookupBurstMax; ++i) keys.push_back(PodKey(Ipv4(i + 1)));
   // Every third address is in the table, with a namespace id of its own.
   for (uint32_t i = 0; i < kPodLookupBurstMax; i += 3) ASSERT_TRUE(table->Upsert(keys[i], 100 + i));
   std::vector<const dg_pod_key*> key_pointers;
@@ -148,9 +145,9 @@ TEST_F(PodTableTest, LookupBurstOfSixtyFourKeysPutsEachResultInItsPosition) {
 
 TEST_F(PodTableTest, LookupBurstOfSomeKeysWritesOnlyThoseResults) {
   auto table = MakeTable(64);
-  ASSERT_TRUE(table->Upsert(Key("10.0.0.2"), 5));
-  const dg_pod_key first = Key("10.0.0.1");
-  const dg_pod_key second = Key("10.0.0.2");
+  ASSERT_TRUE(table->Upsert(PodKey("10.0.0.2"), 5));
+  const dg_pod_key first = PodKey("10.0.0.1");
+  const dg_pod_key second = PodKey("10.0.0.2");
   const dg_pod_key* keys[] = {&first, &second};
   uint32_t namespace_ids[3] = {111, 222, 333};
 
@@ -163,10 +160,10 @@ TEST_F(PodTableTest, LookupBurstOfSomeKeysWritesOnlyThoseResults) {
 
 TEST_F(PodTableTest, Ipv4AndIpv6KeysOfTheSameBitsDoNotCollide) {
   auto table = MakeTable(64);
-  ASSERT_TRUE(table->Upsert(Key("10.0.0.1"), 1));
-  ASSERT_TRUE(table->Upsert(Key("::a00:1"), 2));     // IPv4-compatible form of 10.0.0.1
-  ASSERT_TRUE(table->Upsert(Key("a00:1::"), 3));     // the same bits at the front
-  ASSERT_TRUE(table->Upsert(Key("::10.0.0.1"), 4));  // == ::a00:1, replaces it
+  ASSERT_TRUE(table->Upsert(PodKey("10.0.0.1"), 1));
+  ASSERT_TRUE(table->Upsert(PodKey("::a00:1"), 2));     // IPv4-compatible form of 10.0.0.1
+  ASSERT_TRUE(table->Upsert(PodKey("a00:1::"), 3));     // the same bits at the front
+  ASSERT_TRUE(table->Upsert(PodKey("::10.0.0.1"), 4));  // == ::a00:1, replaces it
 
   EXPECT_EQ(Lookup(*table, "10.0.0.1"), 1u);
   EXPECT_EQ(Lookup(*table, "::a00:1"), 4u);
@@ -176,25 +173,25 @@ TEST_F(PodTableTest, Ipv4AndIpv6KeysOfTheSameBitsDoNotCollide) {
 
 TEST_F(PodTableTest, Ipv4MappedIpv6TextIsTheSameKeyAsIpv4) {
   auto table = MakeTable(64);
-  ASSERT_TRUE(table->Upsert(Key("10.0.0.1"), 1));
+  ASSERT_TRUE(table->Upsert(PodKey("10.0.0.1"), 1));
 
   EXPECT_EQ(Lookup(*table, "::ffff:10.0.0.1"), 1u);
 }
 
 TEST_F(PodTableTest, UpsertBeyondCapacityFails) {
   auto table = MakeTable(8);
-  for (uint32_t i = 1; i <= 8; ++i) ASSERT_TRUE(table->Upsert(Key(Ipv4(i)), i)) << i;
+  for (uint32_t i = 1; i <= 8; ++i) ASSERT_TRUE(table->Upsert(PodKey(Ipv4(i)), i)) << i;
 
-  EXPECT_FALSE(table->Upsert(Key(Ipv4(9)), 9));
+  EXPECT_FALSE(table->Upsert(PodKey(Ipv4(9)), 9));
   EXPECT_EQ(table->Size(), 8u);
 }
 
 TEST_F(PodTableTest, SlotOfRemovedAddressIsReusedWithoutReaders) {
   auto table = MakeTable(8);
-  for (uint32_t i = 1; i <= 8; ++i) ASSERT_TRUE(table->Upsert(Key(Ipv4(i)), i)) << i;
-  ASSERT_TRUE(table->Remove(Key(Ipv4(3))));
+  for (uint32_t i = 1; i <= 8; ++i) ASSERT_TRUE(table->Upsert(PodKey(Ipv4(i)), i)) << i;
+  ASSERT_TRUE(table->Remove(PodKey(Ipv4(3))));
 
-  EXPECT_TRUE(table->Upsert(Key(Ipv4(9)), 9));
+  EXPECT_TRUE(table->Upsert(PodKey(Ipv4(9)), 9));
   EXPECT_EQ(Lookup(*table, Ipv4(9)), 9u);
 }
 
@@ -208,10 +205,11 @@ TEST_F(PodTableTest, ConcurrentReaderSeesOnlyWholeValuesAndDeletedSlotsAreReclai
   constexpr uint32_t kChurnNamespace = 3;
   constexpr unsigned kReaderThreadId = 1;
   auto table = MakeTable(kCapacity);
-  const dg_pod_key hot = Key("10.9.9.9");
+  const dg_pod_key hot = PodKey("10.9.9.9");
   ASSERT_TRUE(table->Upsert(hot, 1));
   std::vector<dg_pod_key> churn;
-  for (uint32_t i = 0; i < kChurnKeys; ++i) churn.push_back(Key("fd00::" + std::to_string(i + 1)));
+  for (uint32_t i = 0; i < kChurnKeys; ++i)
+    churn.push_back(PodKey("fd00::" + std::to_string(i + 1)));
 
   std::atomic<bool> reader_started{false};
   std::atomic<bool> writer_done{false};
@@ -274,7 +272,7 @@ TEST_F(PodTableTest, ConcurrentReaderSeesOnlyWholeValuesAndDeletedSlotsAreReclai
   EXPECT_EQ(inserts_never_accepted, 0u);
   // With the reader gone every deleted slot is reclaimable: the table fills to capacity.
   for (uint32_t i = 1; i < kCapacity; ++i) {
-    EXPECT_TRUE(table->Upsert(Key(Ipv4(i)), 4)) << "insert " << i << " after the churn";
+    EXPECT_TRUE(table->Upsert(PodKey(Ipv4(i)), 4)) << "insert " << i << " after the churn";
   }
   EXPECT_EQ(Lookup(*table, "10.9.9.9"), 1u);  // last written in the final (odd) cycle
 }
@@ -380,14 +378,14 @@ TEST_F(PodDirectoryTest, EntriesReflectTheSyncedSet) {
 
   const auto& entries = directory_->entries();
   ASSERT_EQ(entries.size(), 3u);
-  const auto found = entries.find(Key("fd00::3"));
+  const auto found = entries.find(PodKey("fd00::3"));
   ASSERT_NE(found, entries.end());
   EXPECT_EQ(found->second.address, "fd00::3");
   EXPECT_EQ(found->second.namespace_name, "batch-etl");
   EXPECT_EQ(found->second.pod_name, "etl-0");
   EXPECT_EQ(found->second.namespace_id, NamespaceId("batch-etl"));
-  EXPECT_EQ(entries.count(Key("10.0.0.1")), 1u);
-  EXPECT_EQ(entries.count(Key("10.0.0.2")), 1u);
+  EXPECT_EQ(entries.count(PodKey("10.0.0.1")), 1u);
+  EXPECT_EQ(entries.count(PodKey("10.0.0.2")), 1u);
 }
 
 TEST_F(PodDirectoryTest, EntriesFollowAPodMovingNamespace) {
@@ -397,7 +395,7 @@ TEST_F(PodDirectoryTest, EntriesFollowAPodMovingNamespace) {
 
   directory_->ReplaceAll(moved);
 
-  const PodDirectoryEntry& entry = directory_->entries().at(Key("10.0.0.2"));
+  const PodDirectoryEntry& entry = directory_->entries().at(PodKey("10.0.0.2"));
   EXPECT_EQ(entry.namespace_name, "batch-etl");
   EXPECT_EQ(entry.pod_name, "etl-1");
   EXPECT_EQ(entry.namespace_id, NamespaceId("batch-etl"));
@@ -409,7 +407,7 @@ TEST_F(PodDirectoryTest, EntriesFollowAPodRenamedWithinItsNamespace) {
   renamed[0] = Pod("10.0.0.1", "ray-training", "trainer-0-restarted");
 
   EXPECT_EQ(Counts(directory_->ReplaceAll(renamed)), SyncCounts(0, 0, 0, 0));
-  EXPECT_EQ(directory_->entries().at(Key("10.0.0.1")).pod_name, "trainer-0-restarted");
+  EXPECT_EQ(directory_->entries().at(PodKey("10.0.0.1")).pod_name, "trainer-0-restarted");
 }
 
 class SmallPodDirectoryTest : public PodDirectoryTest {

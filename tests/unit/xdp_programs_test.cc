@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "xdp/bpf_objects.h"
+#include "xdp/node_programs.h"
 
 namespace dg::xdp {
 namespace {
@@ -44,11 +45,9 @@ class ProgramUnderTest {
   }
 
   void WriteHeartbeat(uint64_t last_beat_ns, uint64_t stale_after_ns) const {
-    uint32_t key = 0;
-    dg_xdp_heartbeat heartbeat{last_beat_ns, stale_after_ns};
-    ASSERT_EQ(
-        bpf_map_update_elem(Map(DG_XDP_NAME(DG_XDP_MAP_HEARTBEAT)), &key, &heartbeat, BPF_ANY), 0)
-        << ErrnoText(errno);
+    XdpMaps maps = XdpMaps::OfObject(object_.get()).value();
+    maps.WriteHeartbeat(last_beat_ns).value();
+    maps.SetStaleAfter(stale_after_ns).value();
   }
 
   // The program's verdict for one minimal Ethernet frame.
@@ -66,12 +65,7 @@ class ProgramUnderTest {
   }
 
   uint64_t Counter(dg_xdp_counter counter) const {
-    std::vector<uint64_t> per_cpu(static_cast<size_t>(libbpf_num_possible_cpus()));
-    uint32_t key = counter;
-    EXPECT_EQ(bpf_map_lookup_elem(Map(DG_XDP_NAME(DG_XDP_MAP_COUNTERS)), &key, per_cpu.data()), 0);
-    uint64_t total = 0;
-    for (uint64_t value : per_cpu) total += value;
-    return total;
+    return XdpMaps::OfObject(object_.get()).value().ReadCounters().value()[counter];
   }
 
  private:
