@@ -26,6 +26,8 @@ import tempfile
 import time
 import urllib.request
 
+from netns.results import histogram_quantile
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE = os.path.join(REPO, 'tests', 'k8s', 'fake_apiserver.py')
 
@@ -131,21 +133,11 @@ class Cluster:
                     process.kill()
 
 
-def histogram_quantile(metrics, name, quantile):
+def metric_quantile(metrics, name, quantile):
+    """A quantile of histogram `name` in Prometheus text."""
     buckets = [(float('inf') if le == '+Inf' else float(le), float(count)) for le, count in
                re.findall(r'^%s_bucket\{le="([^"]+)"\} (\S+)' % name, metrics, re.M)]
-    if not buckets or buckets[-1][1] == 0:
-        return None
-    target = quantile * buckets[-1][1]
-    previous_bound, previous_count = 0.0, 0.0
-    for bound, count in buckets:
-        if count >= target:
-            if bound == float('inf'):
-                return previous_bound
-            fraction = (target - previous_count) / max(count - previous_count, 1e-9)
-            return previous_bound + (bound - previous_bound) * fraction  # linear, as Prometheus does
-        previous_bound, previous_count = bound, count
-    return previous_bound
+    return histogram_quantile(buckets, quantile)
 
 
 def initial_sync(args, work):
@@ -184,8 +176,8 @@ def event_latency(args, work):
             post(cluster.control, '/pods/delete', {'namespace': 'default', 'name': name})
         time.sleep(0.5)
         metrics = urllib.request.urlopen(cluster.rest + '/metrics', timeout=10).read().decode()
-        p50 = histogram_quantile(metrics, 'dscp_gateway_sync_lag_seconds', 0.5)
-        p99 = histogram_quantile(metrics, 'dscp_gateway_sync_lag_seconds', 0.99)
+        p50 = metric_quantile(metrics, 'dscp_gateway_sync_lag_seconds', 0.5)
+        p99 = metric_quantile(metrics, 'dscp_gateway_sync_lag_seconds', 0.99)
         count = re.search(r'^dscp_gateway_sync_lag_seconds_count (\d+)', metrics, re.M)
         end_to_end_ms.sort()
         return {'events': int(count.group(1)) if count else 0,

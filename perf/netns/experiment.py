@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import os
 import re
 import shutil
@@ -29,7 +30,7 @@ from .common import Failure, ignore_signals, log, tail
 from .host import ensure_hugepages, remove_dpdk_leftovers, worker_cpu_seconds
 from .icmp import RTT_PROBE, rtt_result
 from .iperf import flood_result, intervals, iperf_error, tcp_result
-from .results import combine_runs, parse_class_counter, parse_class_drops
+from .results import combine_runs, histogram_quantile, parse_class_counter, parse_class_drops
 from .virtual_node import (CLASS_NAMES, KERNEL_MODE, MODES, PLUMBINGS, POD_HI_GW, REMOTE_IP, TCP_PORT, UDP_PORT,
                            VirtualNode)
 
@@ -197,26 +198,13 @@ def sojourn_percentiles(start: dict | None, end: dict | None) -> dict:
     does. Set beside the RTT, it splits the probe's delay into queue and path."""
     if not start or not end:
         return {}
-    bounds = end["upper_bounds"]
     counts = [b - a for a, b in zip(start["bucket_counts"], end["bucket_counts"])]
-    total = sum(counts)
-    if total <= 0:
+    cumulative = itertools.accumulate(counts)
+    buckets = list(zip(end["upper_bounds"] + [float("inf")], cumulative))
+    if not buckets or buckets[-1][1] <= 0:
         return {}
-    result = {"queue_sojourn_packets": total}
-    for q in (50, 99):
-        rank, cumulative, lower = q / 100 * total, 0, 0.0
-        for upper, count in zip(bounds + [None], counts):
-            if count and cumulative + count >= rank:
-                if upper is None:  # the +Inf bucket: its lower bound is all we know
-                    value = lower
-                else:
-                    value = lower + (upper - lower) * (rank - cumulative) / count
-                result[f"queue_sojourn_p{q}_ms"] = 1000 * value
-                break
-            cumulative += count
-            if upper is not None:
-                lower = upper
-    return result
+    return {"queue_sojourn_packets": buckets[-1][1],
+            **{f"queue_sojourn_p{q}_ms": 1000 * histogram_quantile(buckets, q / 100) for q in (50, 99)}}
 
 
 def rate_while_sending(low: list, high: list) -> float | None:

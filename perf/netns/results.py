@@ -74,6 +74,24 @@ def parse_class_counter(text: str, classes: list[str], key: str) -> dict:
     return found
 
 
+def histogram_quantile(buckets: list, quantile: float) -> float | None:
+    """The quantile of a histogram given as [(upper_bound, cumulative_count), ...] ending
+    with (inf, total), interpolated linearly inside its bucket as Prometheus's
+    histogram_quantile does; in the +Inf bucket, that bucket's lower bound. None if empty."""
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    target = quantile * buckets[-1][1]
+    previous_bound, previous_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= target:
+            if bound == float('inf'):
+                return previous_bound
+            fraction = (target - previous_count) / max(count - previous_count, 1e-9)
+            return previous_bound + (bound - previous_bound) * fraction
+        previous_bound, previous_count = bound, count
+    return previous_bound
+
+
 def class_sojourn_mean_ms(text: str, class_name: str) -> float | None:
     """Mean time packets of one class waited in the gateway's queue, from its final class
     line (queue_sojourn_seconds_sum / _count, over the process's whole life)."""
