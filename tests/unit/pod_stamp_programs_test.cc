@@ -12,6 +12,7 @@
 #include <ctime>
 #include <vector>
 
+#include "tests/unit/bpf_object_under_test.h"
 #include "tests/unit/frame_builder.h"
 #include "tests/unit/pod_keys.h"
 #include "xdp/bpf_objects.h"
@@ -26,20 +27,9 @@ using dg::testing::FullIpv4Checksum;
 
 constexpr uint8_t kEcnCe = 3;
 
-class StampObject {
+class StampObject : public BpfObjectUnderTest {
  public:
-  StampObject() {
-    auto object = LoadObjectFile(DG_STAMP_OBJECT, PinMaps::kNo);
-    if (!object) {
-      error_ = object.error().Message();
-      return;
-    }
-    object_ = std::move(*object);
-  }
-
-  bool loaded() const { return object_ != nullptr; }
-  const std::string& error() const { return error_; }
-  int Map(const char* name) const { return MapFd(object_.get(), name).value(); }
+  StampObject() : BpfObjectUnderTest(LoadObjectFile(DG_STAMP_OBJECT, PinMaps::kNo)) {}
 
   void AddPod(const std::string& address, uint8_t class_id) const {
     dg_pod_key key = dg::testing::PodKey(address);
@@ -57,13 +47,6 @@ class StampObject {
         << ErrnoText(errno);
   }
 
-  // The gateway's heartbeat as its control thread writes it (CLOCK_MONOTONIC ns).
-  void WriteHeartbeat(uint64_t last_beat_ns) const {
-    XdpMaps maps = XdpMaps::OfObject(object_.get()).value();
-    maps.WriteHeartbeat(last_beat_ns).value();
-    maps.SetStaleAfter(DG_XDP_HEARTBEAT_STALE_AFTER_NS_DEFAULT).value();
-  }
-
   // Runs the program over the frame; returns the frame it leaves behind.
   std::vector<uint8_t> Run(const char* program, const std::vector<uint8_t>& frame,
                            uint32_t ingress_ifindex = 0) const {
@@ -79,20 +62,12 @@ class StampObject {
     run.ctx_in = &context;
     run.ctx_size_in = sizeof(context);
     run.repeat = 1;
-    int program_fd = ProgramFdByName(object_.get(), program).value();
+    int program_fd = ProgramFdByName(object(), program).value();
     EXPECT_EQ(bpf_prog_test_run_opts(program_fd, &run), 0) << ErrnoText(errno);
     EXPECT_EQ(run.retval, static_cast<uint32_t>(TC_ACT_UNSPEC));  // never a drop
     out.resize(run.data_size_out);
     return out;
   }
-
-  uint64_t Counter(dg_xdp_counter counter) const {
-    return XdpMaps::OfObject(object_.get()).value().ReadCounters().value()[counter];
-  }
-
- private:
-  BpfObjectPtr object_;
-  std::string error_;
 };
 
 constexpr const char* kStamp = DG_XDP_NAME(DG_STAMP_PROG_STAMP);

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <vector>
 
+#include "tests/unit/bpf_object_under_test.h"
 #include "xdp/bpf_objects.h"
 #include "xdp/node_programs.h"
 
@@ -19,21 +20,10 @@ namespace {
 
 constexpr uint64_t kStaleAfterNs = DG_XDP_HEARTBEAT_STALE_AFTER_NS_DEFAULT;
 
-class ProgramUnderTest {
+class ProgramUnderTest : public BpfObjectUnderTest {
  public:
-  explicit ProgramUnderTest(NodeProgram program) : program_(program) {
-    auto object = LoadObject(program, PinMaps::kNo);
-    if (!object) {
-      error_ = object.error().Message();
-      return;
-    }
-    object_ = std::move(*object);
-  }
-
-  bool loaded() const { return object_ != nullptr; }
-  const std::string& error() const { return error_; }
-
-  int Map(const char* name) const { return MapFd(object_.get(), name).value(); }
+  explicit ProgramUnderTest(NodeProgram program)
+      : BpfObjectUnderTest(LoadObject(program, PinMaps::kNo)), program_(program) {}
 
   // Any existing interface will do: test runs return the verdict, nothing is sent.
   void SetRedirectTargetsToLoopback() const {
@@ -42,12 +32,6 @@ class ProgramUnderTest {
     dg_xdp_legs targets{loopback, loopback};
     ASSERT_EQ(bpf_map_update_elem(Map(DG_XDP_NAME(DG_XDP_MAP_LEGS)), &key, &targets, BPF_ANY), 0)
         << ErrnoText(errno);
-  }
-
-  void WriteHeartbeat(uint64_t last_beat_ns, uint64_t stale_after_ns) const {
-    XdpMaps maps = XdpMaps::OfObject(object_.get()).value();
-    maps.WriteHeartbeat(last_beat_ns).value();
-    maps.SetStaleAfter(stale_after_ns).value();
   }
 
   // The program's verdict for one minimal Ethernet frame.
@@ -59,19 +43,13 @@ class ProgramUnderTest {
     run.data_in = frame.data();
     run.data_size_in = frame.size();
     run.repeat = 1;
-    int program_fd = ProgramFd(object_.get(), program_).value();
+    int program_fd = ProgramFd(object(), program_).value();
     EXPECT_EQ(bpf_prog_test_run_opts(program_fd, &run), 0) << ErrnoText(errno);
     return run.retval;
   }
 
-  uint64_t Counter(dg_xdp_counter counter) const {
-    return XdpMaps::OfObject(object_.get()).value().ReadCounters().value()[counter];
-  }
-
  private:
   NodeProgram program_;
-  BpfObjectPtr object_;
-  std::string error_;
 };
 
 // Loading needs CAP_BPF; without it there is nothing to test, which is not a pass.
